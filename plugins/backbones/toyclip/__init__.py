@@ -1,0 +1,42 @@
+"""Backbone plugin ``toyclip``: the small CLIP pretrained here, shipped as fp16 safetensors.
+
+A plain ``open_clip.model.CLIP`` (ModifiedResNet image tower at 32 px, 3-layer
+text transformer of width 96, context 16, 2.49 M parameters), loaded through
+open_clip's own ``create_model(..., pretrained=path)``. ``toyclip:PATH`` loads
+another checkpoint of the same architecture (e.g. one you re-pretrained with
+``python -m udabench_plugins.backbones.toyclip.pretrain --out DIR``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from udabench import Backbone, hookimpl
+
+
+class ToyClip(Backbone):
+    name = "toyclip"
+    summary = "2.5M-parameter CLIP pretrained in this repo on a drawn corpus (32 px); the offline default"
+
+    @classmethod
+    def handles(cls, spec: str) -> bool:
+        return spec == cls.name or spec.startswith(cls.name + ":")
+
+    def load(self, spec: str, device: str = "cpu"):
+        from udabench import ClipBackbone, WeightsUnavailableError, file_digest
+
+        from .model import WEIGHTS, build_model, build_preprocess, build_tokenizer
+
+        _, sep, path = spec.partition(":")
+        weights = Path(path).expanduser() if sep else WEIGHTS
+        if not weights.is_file():
+            raise WeightsUnavailableError(
+                f"backbone {spec!r}: weights file {weights} is missing. Reinstall udabench, or regenerate "
+                f"it: python -m udabench_plugins.backbones.toyclip.pretrain --out {weights.parent}")
+        model = build_model(pretrained=str(weights), device=device).eval()
+        return ClipBackbone(model, build_preprocess(), build_tokenizer(), spec, file_digest(weights))
+
+
+@hookimpl
+def register_backbones(register):
+    register(ToyClip)

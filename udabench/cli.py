@@ -1,0 +1,168 @@
+"""The ``udabench`` command line: parsing, printing, nothing of the maths.
+
+Heavy imports (torch, open_clip, MLflow) happen inside the commands, so that
+``udabench --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+from .errors import UdabenchError
+
+EPILOG = """examples:
+  udabench run --method zeroshot --dataset digits
+  udabench run --method linear-probe --dataset digits --seeds 0 1 2
+  udabench run --method source-ft --dataset digits --task printed2handwritten
+  udabench list
+  udabench leaderboard --dataset digits
+  mlflow ui --backend-store-uri sqlite:///mlflow.db
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="udabench", description="Benchmark CLIP-based domain adaptation under one protocol.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"udabench {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a method on a dataset's tasks and seeds, logged to MLflow",
+                         description="Run METHOD on DATASET: every task (or --task), every seed, one MLflow "
+                                     "run each, nested under one parent run.")
+    run.add_argument("--method", "-m", required=True, help="method name (see `udabench list`)")
+    run.add_argument("--dataset", "-d", required=True, help="dataset name (see `udabench list`)")
+    run.add_argument("--task", "-t", nargs="+", default=None, metavar="TASK",
+                     help="task names such as A2W, or any SOURCE2TARGET pair; default: all standard tasks")
+    run.add_argument("--seeds", nargs="+", type=int, default=None,
+                     help="seeds (default 0 1 2; one seed for seed-independent methods such as zeroshot)")
+    run.add_argument("--backbone", "-b", default=None,
+                     help="toyclip, an open_clip ARCH:TAG (ViT-B-16:openai), ARCH:/path/to/checkpoint, "
+                          "or hf-hub:ORG/REPO; default: the dataset's")
+    run.add_argument("--root", default=None, help="data root (default: $UDABENCH_DATA or ~/data)")
+    run.add_argument("--config", dest="config_file", default=None, help="YAML file of hyperparameters")
+    run.add_argument("--set", dest="set_pairs", action="append", default=[], metavar="KEY=VALUE",
+                     help="override one hyperparameter (repeatable)")
+    run.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    run.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
+                     help="autocast precision for forward passes (default fp32)")
+    run.add_argument("--batch-size", dest="eval_batch_size", type=int, default=256,
+                     help="batch size of evaluation and feature extraction (training batch sizes are "
+                          "hyperparameters: --set batch_size=...)")
+    run.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
+    run.add_argument("--tracking-uri", default=None,
+                     help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
+    run.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
+
+    sub.add_parser("list", help="list methods, datasets and backbones, and where each comes from")
+
+    lb = sub.add_parser("leaderboard", help="print the leaderboard of a dataset from MLflow")
+    lb.add_argument("--dataset", "-d", required=True)
+    lb.add_argument("--format", default="simple", choices=["simple", "github", "latex", "csv", "plain"])
+    lb.add_argument("--metric", default=None, choices=["top1", "mean_class_acc"],
+                    help="default: the dataset's headline metric (mean_class_acc for VisDA)")
+    lb.add_argument("--no-references", dest="references", action="store_false",
+                    help="hide the papers' reference rows")
+    lb.add_argument("--tracking-uri", default=None)
+    return p
+
+
+def cmd_run(args) -> int:
+    from .config import parse_set_pairs
+    from .runner import RunRequest, execute
+
+    req = RunRequest(method=args.method, dataset=args.dataset, tasks=args.task, seeds=args.seeds,
+                     backbone=args.backbone, root=args.root, config_file=args.config_file,
+                     set_pairs=parse_set_pairs(args.set_pairs), device=args.device,
+                     precision=args.precision, eval_batch_size=args.eval_batch_size, workers=args.workers,
+                     tracking_uri=args.tracking_uri, progress=args.progress and sys.stderr.isatty())
+    records = execute(req)
+    from .leaderboard import render
+    from .registry import get_registry
+    from .runner import summary_rows
+
+    rows = summary_rows(records, get_registry().dataset(args.dataset))
+    table = [[r["task"], f"{r['mean']:.2f}", f"{r['std']:.2f}", r["seeds"], f"{r['eval_images_per_s']:.0f}"]
+             for r in rows]
+    import numpy as np
+
+    table.append(["avg", f"{np.mean([r['mean'] for r in rows]):.2f}", "", "", ""])
+    metric = rows[0]["metric"] if rows else "top1"
+    print()
+    print(render(["task", f"{metric} mean", "std", "seeds", "eval img/s"], table, "simple"))
+    print(f"\nLogged to MLflow ({_uri(args.tracking_uri)}). "
+          f"See `udabench leaderboard --dataset {args.dataset}`.")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from tabulate import tabulate
+
+    from .registry import get_registry
+
+    reg = get_registry()
+    rows = [[cls.label(), str(cls.setting), cls.fidelity, reg.origin[("method", n)].origin, cls.summary]
+            for n, cls in sorted(reg.methods.items())]
+    print("Methods\n" + tabulate(rows, headers=["name", "setting", "fidelity", "from", "summary"]))
+    rows = [[n, ", ".join(cls.domains), len(cls.tasks), len(cls.classes), reg.origin[("dataset", n)].origin]
+            for n, cls in sorted(reg.datasets.items())]
+    print("\nDatasets\n" + tabulate(rows, headers=["name", "domains", "tasks", "classes", "from"]))
+    rows = [[n, reg.origin[("backbone", n)].origin, cls.summary] for n, cls in sorted(reg.backbones.items())]
+    print("\nBackbones\n" + tabulate(rows, headers=["name", "from", "summary"]))
+    failed = reg.failed()
+    if failed:
+        print("\nPlugins that failed to load (set UDABENCH_LOAD_PLUGINS to skip them)")
+        print(tabulate([[p.name, p.origin, p.error] for p in failed], headers=["plugin", "from", "error"]))
+    return 0
+
+
+def cmd_leaderboard(args) -> int:
+    from .leaderboard import build_table, collect, render
+    from .registry import get_registry
+    from .tracking import Tracker
+
+    dataset_cls = get_registry().dataset(args.dataset)
+    metric = args.metric or dataset_cls.headline_metric
+    runs = Tracker(args.tracking_uri).task_runs(dataset_cls.name)
+    entries = collect(runs, metric)
+    standard = [t.name for t in dataset_cls.tasks]
+    extra = sorted({t for e in entries for t in e.per_task if t not in standard})
+    header, rows = build_table(entries, standard + extra, dataset_cls.name, args.references, args.format == "csv")
+    if not entries:
+        print(f"No finished runs for {dataset_cls.name} in {_uri(args.tracking_uri)}. "
+              f"Run e.g. `udabench run --method zeroshot --dataset {dataset_cls.name}`.", file=sys.stderr)
+    if args.format != "csv":
+        print(f"{dataset_cls.name}: {metric} (%), mean ± std over seeds; * = not all standard tasks run")
+    print(render(header, rows, args.format))
+    return 0
+
+
+def _uri(explicit):
+    from .tracking import tracking_uri
+
+    return tracking_uri(explicit)
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "leaderboard": cmd_leaderboard}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except UdabenchError as exc:
+        print(f"udabench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("udabench: interrupted; the MLflow run is marked KILLED with what it measured.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

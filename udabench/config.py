@@ -1,0 +1,163 @@
+"""Hyperparameters: declared once by a method, resolved in layers in one place.
+
+Layers, later ones win:
+
+1. the method's defaults (the papers' values, METHODS.md);
+2. the method's per-dataset overrides (a 25-epoch schedule made for 224-px
+   ViT-B/16 is not the schedule for 32-px ``digits``);
+3. a YAML file (``--config``), read with ``yaml.safe_load`` only;
+4. ``--set key=value`` pairs.
+
+Every override is validated against the declaration: an unknown key or a value
+of the wrong type is an error that names the key and the allowed ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from .errors import ConfigError
+from .names import unknown_message
+
+
+@dataclass(frozen=True)
+class HParam:
+    """One declared hyperparameter: its default, its type and what it means."""
+
+    name: str
+    default: Any
+    help: str = ""
+    type: type | None = None  # inferred from the default when omitted
+    choices: tuple | None = None
+
+    @property
+    def kind(self) -> type:
+        return self.type or type(self.default)
+
+    def coerce(self, value: Any, where: str) -> Any:
+        """``value`` as this parameter's type, or a ConfigError saying what was expected."""
+        kind = self.kind
+        ok = True
+        if kind in (int, float) and isinstance(value, str):
+            value = _number(value, kind)  # YAML 1.1 reads "1e-4" as a string
+        if kind is bool:
+            if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+                value = value.lower() in ("true", "1", "yes")
+            ok = isinstance(value, bool)
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            value = float(value) if ok else value
+        elif kind is str:
+            ok = isinstance(value, str)
+        elif kind in (tuple, list):
+            ok = isinstance(value, (list, tuple))
+            value = tuple(value) if ok else value
+        if not ok:
+            raise ConfigError(f"{where}: {self.name} must be {kind.__name__}, got {value!r} "
+                              f"({type(value).__name__}). {self.help}".strip())
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(f"{where}: {self.name} must be one of {list(self.choices)}, got {value!r}")
+        return value
+
+
+def _number(text: str, kind: type):
+    try:
+        return kind(text)
+    except ValueError:
+        return text
+
+
+class Config(Mapping[str, Any]):
+    """Resolved hyperparameters: a read-only mapping with attribute access."""
+
+    def __init__(self, values: Mapping[str, Any], sources: Mapping[str, str]):
+        self._values = dict(values)
+        self.sources = dict(sources)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Config({self._values!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self._values.items()}
+
+    def digest(self) -> str:
+        """A short hash of the values: runs with equal digests used equal hyperparameters."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:10]
+
+
+def parse_set_pairs(pairs: Iterable[str]) -> dict[str, Any]:
+    """``["lr=1e-3", "csc=true"]`` -> ``{"lr": 0.001, "csc": True}`` (values read as YAML scalars)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {pair!r}")
+        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+    return out
+
+
+def load_yaml_overrides(path: str | Path, method: str) -> dict[str, Any]:
+    """A YAML mapping of hyperparameters, or of method name -> mapping (only ours is taken)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"--config {path}: no such file") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--config {path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config {path}: expected a mapping of hyperparameters, got {type(data).__name__}")
+    if isinstance(data.get(method), dict):
+        return dict(data[method])
+    if "methods" in data and isinstance(data["methods"], dict):
+        return dict(data["methods"].get(method, {}))
+    return data
+
+
+def resolve(method_name: str, hparams: Iterable[HParam], dataset: str | None = None,
+            dataset_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+            file_overrides: Mapping[str, Any] | None = None,
+            set_overrides: Mapping[str, Any] | None = None) -> Config:
+    """Apply the four layers; validate every key and type; remember where each value came from."""
+    decl = {h.name: h for h in hparams}
+    values = {name: h.default for name, h in decl.items()}
+    sources = {name: "default" for name in decl}
+    layers = [
+        (f"{method_name} overrides for dataset {dataset!r}", "dataset", (dataset_overrides or {}).get(dataset or "", {})),
+        ("--config", "config", file_overrides or {}),
+        ("--set", "set", set_overrides or {}),
+    ]
+    for where, tag, layer in layers:
+        for key, value in layer.items():
+            if key not in decl:
+                raise ConfigError(f"{where}: " + unknown_message(
+                    f"hyperparameter of {method_name}", key, decl))
+            values[key] = decl[key].coerce(value, where)
+            sources[key] = tag
+    return Config(values, sources)

@@ -1,0 +1,94 @@
+"""What a method gets besides data: device, precision, seeded randomness, loaders, logging."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from .measure import ThroughputMeter
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices) so that a run on the CPU repeats exactly."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _seed_worker(worker_id: int) -> None:
+    import torch
+
+    s = torch.initial_seed() % 2**32
+    np.random.seed(s)
+    random.seed(s)
+
+
+@dataclass
+class RunContext:
+    """The run's environment, handed to ``Method.adapt``.
+
+    ``log_metrics`` goes to the run's MLflow record (buffered); ``meter``
+    measures adaptation throughput: wrap the training loader with
+    ``ctx.meter.iterate(loader)``.
+    """
+
+    device: Any
+    seed: int
+    precision: str = "fp32"
+    workers: int = 0
+    eval_batch_size: int = 256
+    checkpoint_dir: Path | None = None
+    cache_dir: Path | None = None
+    show_progress: bool = True
+    log_metrics: Callable[[dict, int | None], None] = lambda metrics, step=None: None
+    meter: ThroughputMeter = field(default_factory=ThroughputMeter)
+    _generators: int = 0
+
+    def autocast(self):
+        """Autocast to the run's precision (a no-op for fp32)."""
+        import torch
+
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(device_type=torch.device(self.device).type, dtype=dtype)
+
+    def generator(self):
+        """A fresh torch.Generator derived from the run's seed (a different stream each call)."""
+        import torch
+
+        self._generators += 1
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + self._generators)
+
+    def loader(self, dataset, batch_size: int, shuffle: bool = False, drop_last: bool = False):
+        """A DataLoader with the run's workers, seeded shuffling, and pinned memory on CUDA."""
+        import torch
+        from torch.utils.data import DataLoader
+
+        cuda = torch.device(self.device).type == "cuda"
+        return DataLoader(
+            dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+            num_workers=self.workers, pin_memory=cuda, persistent_workers=self.workers > 0,
+            generator=self.generator() if shuffle else None,
+            worker_init_fn=_seed_worker if self.workers > 0 else None,
+        )
+
+    def progress(self, iterable: Iterable, desc: str = "", total: int | None = None, leave: bool = False):
+        from tqdm.auto import tqdm
+
+        return tqdm(iterable, desc=desc, total=total, leave=leave, disable=not self.show_progress,
+                    dynamic_ncols=True)
+
+    def to_device(self, tensor):
+        import torch
+
+        return tensor.to(self.device, non_blocking=torch.device(self.device).type == "cuda")

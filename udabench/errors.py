@@ -1,0 +1,28 @@
+"""Errors udabench raises on purpose: each names the bad input and the fix."""
+
+
+class UdabenchError(Exception):
+    """An error the CLI prints as one clear message, without a traceback."""
+
+
+class UnknownNameError(UdabenchError, KeyError):
+    """A method, dataset, backbone or task name that is not registered."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class ConfigError(UdabenchError, ValueError):
+    """A hyperparameter override that is unknown or of the wrong type."""
+
+
+class WeightsUnavailableError(UdabenchError, FileNotFoundError):
+    """Backbone weights that are neither on disk nor downloadable from here."""
+
+
+class DataError(UdabenchError, FileNotFoundError):
+    """A data root that lacks what a dataset needs."""
+
+
+class PluginError(UdabenchError):
+    """A plugin that could not be loaded or that breaks the contract."""

@@ -1,0 +1,142 @@
+"""The common protocol: one run = (method, dataset, task, seed).
+
+This module is the only place that
+
+* decides what data a method sees (``build_adapt_data``, from the setting's
+  row in ``settings.DATA_RULES``): target labels never leave it except into
+  ``evaluate``;
+* evaluates (``evaluate``): the classifier the method returned, on the
+  target's evaluation split, last epoch only, no model selection.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .backbone import ClipBackbone
+from .config import Config
+from .context import RunContext, seed_everything
+from .data import ImageList, TargetView, sample_shots
+from .dataset import Dataset, Task
+from .errors import PluginError
+from .measure import ThroughputMeter, peak_memory_mb, reset_peak_memory, timed
+from .method import AdaptData, Method
+from .metrics import summarize
+from .settings import DATA_RULES, Setting
+
+
+@dataclass
+class EvalSet:
+    """The target images the protocol scores, with their labels: never handed to a method."""
+
+    images: ImageList
+    excluded: int = 0  # few-shot support images removed from a transductive evaluation set
+
+
+def build_adapt_data(method_cls: type[Method], config: Config, dataset: Dataset, task: Task,
+                     seed: int) -> tuple[AdaptData, EvalSet]:
+    """Hand the method exactly what its setting allows; keep the evaluation set for ourselves."""
+    setting = Setting(method_cls.setting)
+    wants_source, wants_target, wants_shots = DATA_RULES[setting]
+    data = AdaptData(
+        setting=setting, classes=tuple(dataset.classes), prompt_names=dataset.class_prompt_names(),
+        templates=tuple(dataset.templates), dataset=dataset.name,
+        source_domain=task.source if wants_source else None, target_domain=task.target,
+        domain_prompt_names={d: dataset.domain_prompt_name(d) for d in dataset.domains},
+        hflip_ok=dataset.hflip_ok,
+    )
+    evaluation = dataset.load(task.target, dataset.eval_split)
+    excluded = 0
+    if wants_source:
+        data.source = dataset.load(task.source, dataset.train_split)
+    if wants_target:
+        adapt = dataset.load(task.target, dataset.adapt_split)
+        data.target = TargetView(adapt.source, task.target)  # the pixels only: labels stay here
+    if wants_shots:
+        if "shots" not in config:
+            raise PluginError(f"few-shot method {method_cls.name!r} must declare a `shots` hyperparameter")
+        pool = dataset.load(task.target, dataset.adapt_split)
+        picked = sample_shots(pool.labels, int(config["shots"]), len(dataset.classes), seed)
+        data.shots = pool.subset(picked)
+        if dataset.adapt_split == dataset.eval_split:  # transductive: the shots are never scored
+            keep = np.setdiff1d(np.arange(len(evaluation)), picked)
+            evaluation, excluded = evaluation.subset(keep), len(picked)
+    return data, EvalSet(evaluation, excluded)
+
+
+@dataclass
+class EvalResult:
+    metrics: dict
+    per_class: np.ndarray
+    confusion: np.ndarray
+    meter: ThroughputMeter
+
+
+def predict(classifier: Callable, images: ImageList, backbone: ClipBackbone, ctx: RunContext,
+            meter: ThroughputMeter) -> np.ndarray:
+    """Argmax predictions of ``classifier`` on ``images`` (eval preprocessing, no gradients)."""
+    import torch
+
+    if isinstance(classifier, torch.nn.Module):
+        classifier.eval()
+    loader = ctx.loader(images.dataset(backbone.preprocess), batch_size=ctx.eval_batch_size)
+    preds = []
+    with torch.inference_mode(), ctx.autocast(), timed(meter):
+        for x, _ in ctx.progress(meter.iterate(loader), desc="evaluate", total=len(loader)):
+            logits = classifier(ctx.to_device(x))
+            if logits.ndim != 2 or logits.shape[1] != images.num_classes:
+                raise PluginError(f"the classifier returned logits of shape {tuple(logits.shape)}; "
+                                  f"expected (batch, {images.num_classes})")
+            preds.append(logits.argmax(1).cpu())
+    return torch.cat(preds).numpy() if preds else np.zeros(0, np.int64)
+
+
+def evaluate(classifier: Callable, evaluation: EvalSet, backbone: ClipBackbone, ctx: RunContext) -> EvalResult:
+    """Score the classifier on the evaluation set: the one place target labels are read."""
+    meter = ThroughputMeter(ctx.device)
+    preds = predict(classifier, evaluation.images, backbone, ctx, meter)
+    s = summarize(evaluation.images.labels, preds, evaluation.images.num_classes)
+    metrics = {"top1": s["top1"], "mean_class_acc": s["mean_class_acc"],
+               "eval_images_per_s": meter.images_per_s, "eval_s": meter.wall_s,
+               "eval_data_wait_s": meter.data_wait_s, "eval_images": len(preds)}
+    return EvalResult(metrics, s["per_class"], s["confusion"], meter)
+
+
+@dataclass
+class RunResult:
+    metrics: dict
+    per_class: np.ndarray
+    confusion: np.ndarray
+    classes: tuple[str, ...]
+    config: Config
+    extra_tags: dict = field(default_factory=dict)
+
+
+def run_task(method_cls: type[Method], config: Config, dataset: Dataset, task: Task, seed: int,
+             backbone: ClipBackbone, ctx: RunContext,
+             on_adapted: Callable[[dict], None] | None = None) -> RunResult:
+    """Build the data, adapt, evaluate. ``on_adapted`` receives the adaptation metrics as soon
+    as they exist, so they are recorded even if evaluation then fails."""
+    t0 = time.perf_counter()
+    seed_everything(seed)
+    reset_peak_memory(ctx.device)
+    data, evaluation = build_adapt_data(method_cls, config, dataset, task, seed)
+    model = backbone.fresh_copy()
+    method = method_cls(config)
+    with timed(ctx.meter):
+        classifier = method.adapt(ctx, model, data)
+    adapt_metrics = {"adapt_s": ctx.meter.wall_s, "adapt_data_wait_s": ctx.meter.data_wait_s}
+    if ctx.meter.images:
+        adapt_metrics["adapt_images_per_s"] = ctx.meter.images_per_s
+        adapt_metrics["adapt_images"] = ctx.meter.images
+    if on_adapted:
+        on_adapted(adapt_metrics)
+    result = evaluate(classifier, evaluation, model, ctx)
+    metrics = {**adapt_metrics, **result.metrics, "peak_mem_mb": peak_memory_mb(ctx.device),
+               "wall_s": time.perf_counter() - t0}
+    tags = {"udabench.eval_excluded_shots": str(evaluation.excluded)} if evaluation.excluded else {}
+    return RunResult(metrics, result.per_class, result.confusion, tuple(dataset.classes), config, tags)

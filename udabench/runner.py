@@ -1,0 +1,177 @@
+"""One ``udabench run`` command: plugins resolved, backbone loaded once, every
+(task, seed) run through the protocol and recorded in MLflow."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import __version__
+from .config import Config, load_yaml_overrides, resolve
+from .context import PRECISIONS, RunContext
+from .dataset import Dataset, Task, cache_root
+from .errors import ConfigError
+from .measure import ThroughputMeter
+from .protocol import RunResult, run_task
+from .registry import get_registry, load_backbone
+from .tracking import TAG_KIND, Tracker, confusion_figure
+
+DEFAULT_SEEDS = (0, 1, 2)
+
+
+@dataclass
+class RunRequest:
+    """Everything a run command asks for, as the CLI parsed it."""
+
+    method: str
+    dataset: str
+    tasks: list[str] | None = None
+    seeds: list[int] | None = None
+    backbone: str | None = None
+    root: str | None = None
+    config_file: str | None = None
+    set_pairs: dict[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+    precision: str = "fp32"
+    eval_batch_size: int = 256
+    workers: int = 0
+    tracking_uri: str | None = None
+    progress: bool = True
+
+
+@dataclass
+class TaskRecord:
+    task: Task
+    seed: int
+    run_id: str
+    result: RunResult
+
+
+def pick_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: CUDA is not available on this machine (try --device cpu)")
+    return device
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             timeout=5, cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or "unknown"
+    except Exception:
+        return "unknown"
+
+
+def resolve_config(req: RunRequest, method_cls, dataset_name: str) -> Config:
+    file_overrides = load_yaml_overrides(req.config_file, method_cls.name) if req.config_file else None
+    return resolve(method_cls.name, method_cls.hparams, dataset_name, method_cls.dataset_overrides,
+                   file_overrides, req.set_pairs)
+
+
+def execute(req: RunRequest, echo: Callable[[str], None] = print) -> list[TaskRecord]:
+    """Run every requested (task, seed); return what each measured."""
+    if req.precision not in PRECISIONS:
+        raise ConfigError(f"--precision must be one of {PRECISIONS}, got {req.precision!r}")
+    reg = get_registry()
+    method_cls = reg.method(req.method)
+    dataset_cls = reg.dataset(req.dataset)
+    tasks = dataset_cls.resolve_tasks(req.tasks)
+    seeds = list(req.seeds) if req.seeds else ([0] if method_cls.seed_independent else list(DEFAULT_SEEDS))
+    config = resolve_config(req, method_cls, dataset_cls.name)
+    dataset: Dataset = dataset_cls(req.root)
+    device = pick_device(req.device)
+    spec = req.backbone or dataset_cls.default_backbone
+    echo(f"udabench: {method_cls.label()} on {dataset_cls.name}, {len(tasks)} task(s) x {len(seeds)} seed(s), "
+         f"backbone {spec}, {device}")
+    backbone = load_backbone(spec, device=device)
+    tracker = Tracker(req.tracking_uri)
+    common = {
+        "udabench.method": method_cls.name, "udabench.setting": str(method_cls.setting),
+        "udabench.fidelity": method_cls.fidelity, "udabench.dataset": dataset_cls.name,
+        "udabench.backbone": spec, "udabench.weights": backbone.weights_id,
+        "udabench.version": __version__, "udabench.git_commit": git_commit(),
+        "udabench.config_hash": config.digest(),
+    }
+    parent_name = f"{method_cls.name} · {dataset_cls.name} · {spec}"
+    records: list[TaskRecord] = []
+    with tracker.start_run(dataset_cls.name, parent_name, {**common, TAG_KIND: "command"}) as parent:
+        parent.log_params(config.to_dict())
+        parent.log_text(_config_yaml(req, config, tasks, seeds, spec), "config.yaml")
+        for task in tasks:
+            for seed in seeds:
+                records.append(_run_one(tracker, parent, common, method_cls, config, dataset, task, seed,
+                                        backbone, device, req, echo))
+        parent.log_table(summary_rows(records, dataset_cls), "results.json")
+        parent.log_metrics(_parent_metrics(records))
+    return records
+
+
+def _run_one(tracker, parent, common, method_cls, config, dataset, task, seed, backbone, device, req, echo):
+    tags = {**common, TAG_KIND: "task", "udabench.task": task.name, "udabench.source": task.source,
+            "udabench.target": task.target, "udabench.seed": seed}
+    with tracker.start_run(dataset.name, f"{method_cls.name} · {task.name} · seed {seed}", tags,
+                           parent=parent) as run:
+        run.log_params({**config.to_dict(), "seed": seed, "precision": req.precision})
+        run.log_text(_config_yaml(req, config, [task], [seed], tags["udabench.backbone"]), "config.yaml")
+        ctx = RunContext(device=device, seed=seed, precision=req.precision, workers=req.workers,
+                         eval_batch_size=req.eval_batch_size, show_progress=req.progress,
+                         cache_dir=cache_root(), meter=ThroughputMeter(device),
+                         log_metrics=run.log_metrics)
+        result = run_task(method_cls, config, dataset, task, seed, backbone, ctx,
+                          on_adapted=lambda m: run.log_metrics(m))
+        run.log_metrics({k: v for k, v in result.metrics.items() if not k.startswith("adapt")})
+        run.set_tags(result.extra_tags)
+        run.log_text(per_class_csv(result), "per_class_accuracy.csv")
+        fig = confusion_figure(result.confusion, result.classes, f"{method_cls.name} {task.name} seed {seed}")
+        run.log_figure(fig, "confusion_matrix.png")
+        echo(f"  {task.name:<24} seed {seed}: top1 {result.metrics['top1']:.2f}  "
+             f"mean-class {result.metrics['mean_class_acc']:.2f}  ({result.metrics['wall_s']:.1f}s)")
+    return TaskRecord(task, seed, run.run_id, result)
+
+
+def per_class_csv(result: RunResult) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["class", "accuracy", "support"])
+    support = result.confusion.sum(1)
+    for name, acc, n in zip(result.classes, result.per_class, support):
+        w.writerow([name, "" if np.isnan(acc) else f"{acc:.2f}", int(n)])
+    return buf.getvalue()
+
+
+def _config_yaml(req: RunRequest, config: Config, tasks, seeds, spec) -> str:
+    import yaml
+
+    doc = {"method": req.method, "dataset": req.dataset, "tasks": [t.name for t in tasks],
+           "seeds": list(seeds), "backbone": spec, "precision": req.precision,
+           "hyperparameters": config.to_dict(), "sources": dict(config.sources)}
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def summary_rows(records: list[TaskRecord], dataset_cls) -> list[dict]:
+    """Per task: mean and std over seeds of the headline metric, plus throughput."""
+    rows = []
+    for task in dict.fromkeys(r.task for r in records):
+        rs = [r for r in records if r.task == task]
+        vals = np.array([r.result.metrics[dataset_cls.headline_metric] for r in rs])
+        rows.append({"task": task.name, "metric": dataset_cls.headline_metric, "mean": float(vals.mean()),
+                     "std": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0, "seeds": len(vals),
+                     "eval_images_per_s": float(np.mean([r.result.metrics["eval_images_per_s"] for r in rs]))})
+    return rows
+
+
+def _parent_metrics(records: list[TaskRecord]) -> dict:
+    if not records:
+        return {}
+    return {"avg_top1": float(np.mean([r.result.metrics["top1"] for r in records])),
+            "avg_mean_class_acc": float(np.mean([r.result.metrics["mean_class_acc"] for r in records]))}
