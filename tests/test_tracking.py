@@ -262,20 +262,23 @@ def _leaderboard_csv(uri: str, capsys) -> tuple[list[str], dict[str, dict[str, s
 def test_leaderboard_counts_finished_runs_only(mlflow_uri, backbone_spec, capsys, monkeypatch):
     zs = _run("zeroshot", mlflow_uri, backbone_spec, seeds=None)
     assert len(zs) == 1  # seed-independent: one seed by default
+    zs_hash = _client(mlflow_uri).get_run(zs[0].run_id).data.tags["udabench.config_hash"]
     lp = _run("linear-probe", mlflow_uri, backbone_spec, seeds=(0, 1))
     assert [r.seed for r in lp] == [0, 1]
 
-    # A linear-probe run that measured top1 and then failed (writing an artifact): FAILED, not counted.
+    # A zeroshot run (same config, backbone and task, another seed) that measured top1 and then
+    # failed writing an artifact: FAILED, so not counted.
     def broken_csv(result):
         raise OSError("disk full")
 
     with monkeypatch.context() as mp:
         mp.setattr(udabench.runner, "per_class_csv", broken_csv)
         with pytest.raises(OSError, match="disk full"):
-            _run("linear-probe", mlflow_uri, backbone_spec, seeds=(2,))
+            _run("zeroshot", mlflow_uri, backbone_spec, seeds=(1,))
     client = _client(mlflow_uri)
     failed = [r for r in _runs(client, "task") if r.info.status == "FAILED"]
-    assert len(failed) == 1 and failed[0].data.tags["udabench.seed"] == "2"
+    assert len(failed) == 1 and failed[0].data.tags["udabench.seed"] == "1"
+    assert failed[0].data.tags["udabench.config_hash"] == zs_hash
     assert "top1" in failed[0].data.metrics  # it would count, were status not checked
 
     header, rows = _leaderboard_csv(mlflow_uri, capsys)
@@ -286,10 +289,10 @@ def test_leaderboard_counts_finished_runs_only(mlflow_uri, backbone_spec, capsys
     vals = np.array([r.result.metrics["top1"] for r in lp])
     assert re.fullmatch(r"\d+\.\d{2}±\d+\.\d{2}", lp_row[TASK]), lp_row[TASK]
     assert lp_row[TASK] == f"{vals.mean():.2f}±{vals.std(ddof=1):.2f}"
-    assert lp_row["seeds"] == "2"  # seeds 0 and 1; the failed seed 2 is left out
+    assert lp_row["seeds"] == "2"
 
-    assert zs_row[TASK] == f"{zs[0].result.metrics['top1']:.1f}"
-    assert zs_row["seeds"] == "1"
+    assert zs_row[TASK] == f"{zs[0].result.metrics['top1']:.1f}"  # one value: no "±"
+    assert zs_row["seeds"] == "1"  # the failed seed-1 run is left out
     for t in header[2:header.index("avg")]:
         if t != TASK:
             assert lp_row[t] == "" and zs_row[t] == ""

@@ -18,6 +18,7 @@ EPILOG = """examples:
   udabench run --method source-ft --dataset digits --task printed2handwritten
   udabench list
   udabench leaderboard --dataset digits
+  udabench data info office31 --root ~/data
   mlflow ui --backend-store-uri sqlite:///mlflow.db
 """
 
@@ -66,6 +67,28 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--no-references", dest="references", action="store_false",
                     help="hide the papers' reference rows")
     lb.add_argument("--tracking-uri", default=None)
+
+    data = sub.add_parser("data", help="a dataset's layout and sources, what a data root holds, downloads",
+                          description="Describe a dataset and check a data root (info), or fetch it (download).")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    info = data_sub.add_parser("info", help="domains, tasks, expected layout, sources, and what --root holds",
+                               description="Print what DATASET is and needs, and check what --root holds "
+                                           "(exit status 1 when something is missing).")
+    dl = data_sub.add_parser("download", help="download, verify and unpack a dataset into --root",
+                             description="Stream every file of one packaging (resuming partial downloads, "
+                                         "trying each mirror in turn, checking md5s where published) and "
+                                         "unpack it into the layout the dataset reads.")
+    for action in (info, dl):
+        action.add_argument("name", metavar="DATASET", help="dataset name (see `udabench list`)")
+        action.add_argument("--root", default=None, help="data root (default: $UDABENCH_DATA or ~/data)")
+        action.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
+    info.add_argument("--verify", action="store_true", help="also decode every image, naming each unreadable one")
+    dl.add_argument("--from", dest="packaging", default=None, metavar="PACKAGING",
+                    help="which packaging to fetch (default: the first `data info` lists)")
+    dl.add_argument("--mirror", action="append", default=[], metavar="URL",
+                    help="a base URL serving URL/<folder>/<file>, tried before the public mirrors "
+                         "(repeatable; also $UDABENCH_DATA_MIRRORS)")
+    dl.add_argument("--keep-archives", action="store_true", help="keep the archives after unpacking them")
     return p
 
 
@@ -139,13 +162,19 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
+def cmd_data(args) -> int:
+    from .download import data_command
+
+    return data_command(args)
+
+
 def _uri(explicit):
     from .tracking import tracking_uri
 
     return tracking_uri(explicit)
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "leaderboard": cmd_leaderboard}
+COMMANDS = {"run": cmd_run, "list": cmd_list, "leaderboard": cmd_leaderboard, "data": cmd_data}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,9 +10,7 @@ Ctrl-C KILLED; what it measured until then is flushed first.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any, Iterable
 
 DEFAULT_URI = "sqlite:///mlflow.db"
@@ -93,8 +91,10 @@ class TrackedRun:
         elif issubclass(exc_type, KeyboardInterrupt):
             self.end("KILLED")
         else:
-            self.set_tags({"udabench.error": f"{exc_type.__name__}: {exc}"[:5000]})
-            self.end("FAILED")
+            try:
+                self.set_tags({"udabench.error": f"{exc_type.__name__}: {exc}"[:5000]})
+            finally:  # even if the store refuses the tag, end the run and keep its metrics
+                self.end("FAILED")
 
 
 def _param_value(v: Any) -> str:
@@ -175,10 +175,3 @@ def confusion_figure(confusion, classes: Iterable[str], title: str):
     ax.set_title(title)
     fig.tight_layout()
     return fig
-
-
-def write_temp(text: str, name: str) -> Path:
-    d = Path(tempfile.mkdtemp(prefix="udabench-"))
-    path = d / name
-    path.write_text(text)
-    return path

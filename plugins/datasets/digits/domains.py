@@ -354,7 +354,8 @@ def _sevenseg_mask(digit: int, rng: np.random.Generator) -> Image.Image:
     gap = rng.uniform(0.005, 0.025) * height
     shear = np.tan(np.deg2rad(rng.uniform(0.0, 10.0)))
     pointed = bool(rng.random() < 0.6)
-    lit_segments = _SEVEN_WITH_HOOK if digit == 7 and rng.random() < 0.25 else _SEVEN_SEGMENT_DIGITS[digit]
+    hooked_seven = bool(rng.random() < 0.25)  # drawn for every digit, so geometry does not depend on it
+    lit_segments = _SEVEN_WITH_HOOK if digit == 7 and hooked_seven else _SEVEN_SEGMENT_DIGITS[digit]
     origin = _display_origin(width + shear * height, height, rng)
     unlit = _unlit_level(rng)
     mask = Image.new("L", (_CANVAS, _CANVAS), 0)

@@ -1,0 +1,175 @@
+"""Method plugins ``dapl`` (code-faithful, METHODS.md §5.2) and ``dampl`` (reconstruction, §5.4).
+
+DAPL — Domain Adaptation via Prompt Learning (Ge et al., TNNLS 2023). Frozen CLIP;
+trained: the prompt learner's shared context v and per-domain context d
+(``prompt_learner.py``). Per step, a source batch and a target batch (32 + 32, DAPL's
+augmentation):
+
+    logits = 100 · norm(f(x)) · norm(g(t))ᵀ over [source prompts | target prompts]
+    L_s = CE(logits_x[:, 0:C], y_s)                                  (source prompts only)
+    ŷ, mask = argmax / 1[max ≥ τ] of softmax(zero-shot logits / T)   (fixed "a photo of a {c}.")
+    L_u = Σ mask · CE(logits_u[:, C:2C], ŷ) / Σ mask                 (target prompts only)
+    L = L_s + U · L_u
+
+SGD (lr 3e-3, momentum 0.9, wd 5e-4), one warm-up epoch rising linearly from 1e-5, then
+cosine over the epochs (``lr_step: epoch``); ``lr_step: iter`` reproduces the official
+code, which steps its 25-"epoch" cosine every iteration. Epoch length = number of source
+batches. Evaluation classifies with the target-domain prompts; the last epoch is reported
+(the official code keeps the best epoch by target test accuracy; udabench never selects
+with target labels).
+
+DAMPL (Ding & Yang, CSA 2026) — a reconstruction (only the abstract was available):
+DAPL's prompts and losses, with the pseudo-label corrected by the current target-prompt
+prediction, ŷ = argmax(λ·q_zs + (1−λ)·p_tgt) kept when ≥ τ, and SHOT's
+information-maximisation loss on the target-prompt predictions:
+L = L_s + U·L_u + μ·L_IM, with λ = 0.5, U = 1, μ = 1, τ = 0.5.
+"""
+
+from __future__ import annotations
+
+import math
+
+from udabench import HParam, Method, Setting, hookimpl
+
+DAPL_HPARAMS = (
+    HParam("epochs", 25, "training epochs (DAPL ep25-32 configs)"),
+    HParam("batch_size", 32, "source images per step, and as many target images"),
+    HParam("lr", 3e-3, "SGD learning rate"),
+    HParam("momentum", 0.9, "SGD momentum"),
+    HParam("weight_decay", 5e-4, "SGD weight decay"),
+    HParam("warmup_epochs", 1, "epochs of linear warm-up from warmup_lr"),
+    HParam("warmup_lr", 1e-5, "learning rate at the start of the warm-up"),
+    HParam("lr_step", "epoch", "cosine stepped per epoch (intended) or per iteration (the official code)",
+           choices=("epoch", "iter")),
+    HParam("n_ctx", 16, "M1: shared context vectors"),
+    HParam("n_dmx", 16, "M2: domain-specific context vectors per domain"),
+    HParam("csc", False, "class-specific context (DAPL's VisDA setting)"),
+    HParam("prompt_suffix", True, "append ', a <domain> image..' as the code does (False: the paper's prompt)"),
+    HParam("tau", 0.5, "pseudo-label confidence threshold"),
+    HParam("temperature", 1.0, "temperature of the zero-shot pseudo-label softmax"),
+    HParam("u", 1.0, "weight U of the target loss"),
+    HParam("naive_prompt", "a photo of a {}.", "zero-shot prompt for the pseudo-labels"),
+    HParam("aug_scale_min", 0.08, "lower bound of the random-resized-crop scale"),
+)
+
+# The toy CLIP reads 16 tokens: 4 + 4 context vectors leave room for the class name; its
+# 32-px digits do not survive a 0.08 crop.
+DIGITS = {"n_ctx": 4, "n_dmx": 4, "prompt_suffix": False, "aug_scale_min": 0.5}
+
+
+def dapl_lr(step: int, iters_per_epoch: int, cfg) -> float:
+    """Learning rate at global iteration ``step`` (see the module docstring)."""
+    if cfg.lr_step == "iter":  # the official code: scheduler.step() every iteration
+        k, warm, total = step, cfg.warmup_epochs, cfg.epochs
+    else:
+        k, warm, total = step // iters_per_epoch, cfg.warmup_epochs, cfg.epochs
+    if k < warm:
+        frac = (step % iters_per_epoch) / iters_per_epoch if cfg.lr_step == "epoch" else 0.0
+        return cfg.warmup_lr + frac * (cfg.lr - cfg.warmup_lr)
+    return 0.5 * cfg.lr * (1 + math.cos(math.pi * k / total))
+
+
+class DAPL(Method):
+    name = "dapl"
+    setting = Setting.UDA
+    fidelity = "code-faithful"
+    summary = "domain-aware prompt learning; zero-shot CLIP pseudo-labels on the target"
+    hparams = DAPL_HPARAMS
+    dataset_overrides = {"digits": DIGITS}
+
+    # -- the parts DAMPL changes ---------------------------------------------------------------
+    def pseudo_labels(self, zero_shot_logits, target_prompt_logits):
+        from .losses.dapl import zero_shot_pseudo_labels
+
+        return zero_shot_pseudo_labels(zero_shot_logits, self.config.tau, self.config.temperature)
+
+    def extra_target_loss(self, target_prompt_logits):
+        return None
+
+    # -- training ------------------------------------------------------------------------------
+    def adapt(self, ctx, backbone, data):
+        import torch
+        import torch.nn.functional as F
+
+        from udabench import LOGIT_SCALE, FeatureClassifier, text_head
+
+        from .losses.dapl import masked_target_loss, source_loss
+        from .prompt_learner import DomainPromptLearner
+
+        cfg, C = self.config, data.num_classes
+        model = backbone.model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        domains = [data.domain_prompt_names[data.source_domain], data.domain_prompt_names[data.target_domain]]
+        learner = DomainPromptLearner(model, backbone.tokenizer, data.prompt_names, domains, cfg.n_ctx,
+                                      cfg.n_dmx, cfg.csc, cfg.prompt_suffix).to(backbone.device)
+        zero_shot = backbone.text_classifier(data.prompt_names, (cfg.naive_prompt,))
+        tf = backbone.train_transform((cfg.aug_scale_min, 1.0), data.hflip_ok)
+        src = ctx.loader(data.source.dataset(tf), cfg.batch_size, shuffle=True, drop_last=True)
+        tgt = ctx.loader(data.target.dataset(tf), cfg.batch_size, shuffle=True, drop_last=True)
+        opt = torch.optim.SGD(learner.learned_parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                              weight_decay=cfg.weight_decay)
+        step, tgt_iter = 0, iter(tgt)
+        for epoch in ctx.progress(range(cfg.epochs), desc=f"{self.name} epochs"):
+            for xs, ys in ctx.meter.iterate(src):
+                try:
+                    xt, _ = next(tgt_iter)
+                except StopIteration:
+                    tgt_iter = iter(tgt)
+                    xt, _ = next(tgt_iter)
+                ctx.meter.add(len(xt))
+                for group in opt.param_groups:
+                    group["lr"] = dapl_lr(step, len(src), cfg)
+                xs, ys, xt = ctx.to_device(xs), ctx.to_device(ys), ctx.to_device(xt)
+                with ctx.autocast():
+                    with torch.no_grad():
+                        fs = F.normalize(model.encode_image(xs).float(), dim=-1)
+                        ft = F.normalize(model.encode_image(xt).float(), dim=-1)
+                    text = learner().float()
+                    logits_s, logits_t = LOGIT_SCALE * fs @ text.T, LOGIT_SCALE * ft @ text.T
+                    tgt_logits = logits_t[:, C:2 * C]
+                    pseudo, mask = self.pseudo_labels(LOGIT_SCALE * ft @ zero_shot.T, tgt_logits)
+                    l_s = source_loss(logits_s[:, :C], ys)
+                    l_u = masked_target_loss(tgt_logits, pseudo, mask)
+                    loss = l_s + cfg.u * l_u
+                    extra = self.extra_target_loss(tgt_logits)
+                    if extra is not None:
+                        loss = loss + extra
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                ctx.log_metrics({"train/loss": loss.item(), "train/loss_source": l_s.item(),
+                                 "train/loss_target": l_u.item(), "train/pseudo_kept": mask.mean().item(),
+                                 "train/lr": opt.param_groups[0]["lr"],
+                                 **({"train/loss_im": extra.item()} if extra is not None else {})}, step)
+        with torch.no_grad():
+            target_text = learner().float()[C:2 * C]
+        return FeatureClassifier(backbone, text_head(target_text))
+
+
+class DAMPL(DAPL):
+    name = "dampl"
+    fidelity = "reconstruction"
+    summary = "DAPL prompts + zero-shot/prompt fused pseudo-labels + SHOT's IM loss"
+    hparams = DAPL_HPARAMS + (
+        HParam("lam", 0.5, "λ: weight of the zero-shot distribution in the fused pseudo-label"),
+        HParam("mu", 1.0, "μ: weight of the information-maximisation loss"),
+    )
+
+    def pseudo_labels(self, zero_shot_logits, target_prompt_logits):
+        from .losses.dampl import fused_pseudo_labels
+
+        return fused_pseudo_labels(zero_shot_logits / self.config.temperature, target_prompt_logits,
+                                   self.config.lam, self.config.tau)
+
+    def extra_target_loss(self, target_prompt_logits):
+        from .losses.shot import information_maximization_loss
+
+        return self.config.mu * information_maximization_loss(target_prompt_logits)
+
+
+@hookimpl
+def register_methods(register):
+    register(DAPL)
+    register(DAMPL)

@@ -1,0 +1,6 @@
+"""Losses and pseudo-labelling of the adaptation methods, as small pure functions.
+
+Each docstring carries its equation as written in shared/METHODS.md (section in
+brackets); each is unit-tested against a value worked out by hand
+(tests/test_losses.py).
+"""

@@ -1,0 +1,101 @@
+"""DAPL's domain-aware prompt learner on a frozen open_clip text encoder (METHODS.md §5.2).
+
+For domain d and class c the text encoder reads
+
+    [SOS] [v_1 … v_M1] [d_1 … d_M2] <classname>, a <domain> image.. [EOS]
+
+v (M1 = ``n_ctx`` vectors) is shared by all classes and domains, or one set per
+class with ``csc``; d (M2 = ``n_dmx`` vectors) is one set per domain. All are
+initialised N(0, 0.02²) at the width of the text transformer. The literal suffix
+", a <domain> image.." is in DAPL's code, not in the paper: ``suffix=False``
+gives the paper's "[v][d]<classname>.". Only these vectors are trained; the
+token embedding, transformer and projection stay frozen.
+
+Works with any open_clip ``CLIP`` whose text tower is open_clip's own
+transformer (OpenAI and LAION RN/ViT models, the toy model), whatever the image
+tower; models with a Hugging Face text tower (``CustomTextCLIP``) are refused.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+PLACEHOLDER = "X"
+
+
+def encode_text_embeddings(model, embeddings: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """open_clip's ``CLIP.encode_text`` from token embeddings instead of token ids.
+
+    ``tokens`` only locate the end-of-text token (the pooled position), exactly as
+    ``encode_text`` does.
+    """
+    from open_clip.transformer import text_global_pool
+
+    cast = model.transformer.get_cast_dtype()
+    x = embeddings.to(cast) + model.positional_embedding.to(cast)
+    x = model.transformer(x, attn_mask=model.attn_mask)
+    x = model.ln_final(x)
+    x = text_global_pool(x, tokens, model.text_pool_type, eos_token_id=getattr(model, "text_eos_id", None))
+    if model.text_projection is not None:
+        x = model.text_projection(x) if isinstance(model.text_projection, nn.Linear) else x @ model.text_projection
+    return x
+
+
+class DomainPromptLearner(nn.Module):
+    """Learnable context for ``len(domains)`` x C prompts; ``forward()`` returns their normalised
+    text features, domain-major: rows [d·C, (d+1)·C) belong to ``domains[d]``."""
+
+    def __init__(self, model, tokenizer, class_names: Sequence[str], domain_names: Sequence[str],
+                 n_ctx: int = 16, n_dmx: int = 16, csc: bool = False, suffix: bool = True, init_std: float = 0.02):
+        super().__init__()
+        if not hasattr(model, "token_embedding") or not hasattr(model, "transformer"):
+            raise TypeError("DAPL's prompt learner needs an open_clip CLIP with its own text transformer; "
+                            f"{type(model).__name__} has a different text tower")
+        self.model = model
+        self.n_cls, self.n_dom, self.n_ctx, self.n_dmx = len(class_names), len(domain_names), n_ctx, n_dmx
+        width = model.token_embedding.weight.shape[1]
+        ctx_shape = (self.n_cls, n_ctx, width) if csc else (n_ctx, width)
+        self.ctx = nn.Parameter(torch.randn(ctx_shape) * init_std)
+        self.domain_vectors = nn.Parameter(torch.randn(self.n_dom, n_dmx, width) * init_std)
+        placeholder = " ".join([PLACEHOLDER] * (n_ctx + n_dmx))
+        prompts = [f"{placeholder} {c}, a {d} image.." if suffix else f"{placeholder} {c}."
+                   for d in domain_names for c in class_names]
+        tokens = tokenizer(prompts)
+        self._check_fits(tokenizer, prompts, tokens, n_ctx + n_dmx)
+        device = model.token_embedding.weight.device
+        tokens = tokens.to(device)
+        with torch.no_grad():
+            emb = model.token_embedding(tokens)
+        self.register_buffer("tokens", tokens, persistent=False)
+        self.register_buffer("prefix", emb[:, :1].clone(), persistent=False)
+        self.register_buffer("suffix", emb[:, 1 + n_ctx + n_dmx:].clone(), persistent=False)
+
+    @staticmethod
+    def _check_fits(tokenizer, prompts, tokens, n_learned):
+        """Every prompt must fit the context untruncated, with one token per placeholder."""
+        ctx_len = tokens.shape[1]
+        for prompt in prompts:
+            if len(tokenizer.encode(prompt)) + 2 > ctx_len:  # + start and end of text
+                raise ValueError(f"prompt {prompt!r} needs more than the text encoder's {ctx_len} tokens: "
+                                 f"lower n_ctx/n_dmx or turn the domain suffix off")
+        if not bool((tokens[:, 1:1 + n_learned] == tokens[0, 1]).all()):
+            raise ValueError(f"{PLACEHOLDER!r} does not map to one token per learned vector")
+
+    def learned_parameters(self) -> list[nn.Parameter]:
+        return [self.ctx, self.domain_vectors]
+
+    def prompt_embeddings(self) -> torch.Tensor:
+        """(D·C, L, width): [SOS] + ctx + domain vectors + the frozen class-name/suffix embeddings."""
+        if self.ctx.dim() == 2:
+            ctx = self.ctx.unsqueeze(0).expand(self.n_dom * self.n_cls, -1, -1)
+        else:
+            ctx = self.ctx.repeat(self.n_dom, 1, 1)
+        dom = self.domain_vectors.repeat_interleave(self.n_cls, dim=0)
+        return torch.cat([self.prefix, ctx, dom, self.suffix], dim=1)
+
+    def forward(self) -> torch.Tensor:
+        return F.normalize(encode_text_embeddings(self.model, self.prompt_embeddings(), self.tokens), dim=-1)

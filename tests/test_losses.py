@@ -1,0 +1,89 @@
+"""Each loss against a value worked out by hand (ln 3 logits give 0.75/0.25 and so on)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from udabench_plugins.methods.losses.clipdiv import (absolute_divergence, kl, language_guided_pseudo_labels,
+                                                     relative_divergence, relative_divergence_marginal)
+from udabench_plugins.methods.losses.dampl import fused_pseudo_labels
+from udabench_plugins.methods.losses.dapl import masked_target_loss, source_loss, zero_shot_pseudo_labels
+from udabench_plugins.methods.losses.shot import information_maximization_loss
+
+LN3, LN15, LN4 = math.log(3), math.log(1.5), math.log(4)
+# softmax rows: [0.75, 0.25] and [0.4, 0.6]
+LOGITS = torch.tensor([[LN3, 0.0], [0.0, LN15]])
+
+
+def t(*rows):
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+def test_dapl_source_loss_is_ce_over_source_prompts():
+    assert source_loss(LOGITS, torch.tensor([0, 1])).item() == pytest.approx((-math.log(0.75) - math.log(0.6)) / 2,
+                                                                            abs=1e-6)
+
+
+def test_dapl_pseudo_labels_threshold_the_zero_shot_confidence():
+    pseudo, mask = zero_shot_pseudo_labels(LOGITS, tau=0.5)
+    assert pseudo.tolist() == [0, 1] and mask.tolist() == [1.0, 1.0]
+    _, mask = zero_shot_pseudo_labels(LOGITS, tau=0.7)  # 0.75 stays, 0.6 goes
+    assert mask.tolist() == [1.0, 0.0]
+    _, mask = zero_shot_pseudo_labels(LOGITS, tau=0.7, temperature=0.5)  # sharper: 0.9 and 0.69
+    assert mask.tolist() == [1.0, 0.0]
+
+
+def test_dapl_masked_target_loss_and_its_empty_mask_guard():
+    pseudo = torch.tensor([0, 0])
+    assert masked_target_loss(LOGITS, pseudo, t(1, 0)).item() == pytest.approx(-math.log(0.75), abs=1e-6)
+    assert masked_target_loss(LOGITS, pseudo, t(1, 1)).item() == pytest.approx(
+        (-math.log(0.75) - math.log(0.4)) / 2, abs=1e-6)
+    logits = LOGITS.clone().requires_grad_(True)
+    empty = masked_target_loss(logits, pseudo, t(0, 0))
+    assert empty.item() == 0.0 and not math.isnan(empty.item())
+    empty.backward()
+    assert torch.all(logits.grad == 0)
+
+
+def test_shot_information_maximisation():
+    # p1 = [.75, .25], p2 = [.25, .75]: mean entropy 0.562335, mean [.5, .5] -> L_div = -ln 2.
+    diverse = t([LN3, 0], [0, LN3])
+    assert information_maximization_loss(diverse).item() == pytest.approx(0.562335 - math.log(2), abs=1e-4)
+    # Both [.75, .25]: the mean has the same entropy as each row, so L_IM = 0.
+    collapsed = t([LN3, 0], [LN3, 0])
+    assert information_maximization_loss(collapsed).item() == pytest.approx(0.0, abs=1e-4)
+
+
+def test_dampl_fuses_zero_shot_and_target_prompt_predictions():
+    zs, tgt = t([LN3, 0]), t([0, LN4])  # [.75, .25] and [.2, .8]
+    pseudo, mask = fused_pseudo_labels(zs, tgt, lam=0.5, tau=0.5)  # [.475, .525]
+    assert pseudo.tolist() == [1] and mask.tolist() == [1.0]
+    assert fused_pseudo_labels(zs, tgt, lam=0.5, tau=0.6)[1].tolist() == [0.0]
+    assert fused_pseudo_labels(zs, tgt, lam=1.0, tau=0.5)[0].tolist() == [0]  # DAPL's pseudo-label
+
+
+def test_kl_by_hand():
+    assert kl(t(0.5, 0.5), t(0.25, 0.75)).item() == pytest.approx(0.5 * math.log(2) + 0.5 * math.log(2 / 3), abs=1e-6)
+
+
+def test_clipdiv_absolute_divergence():
+    q, p = t([0.25, 0.75]), t([0.5, 0.5])
+    # KL([.25,.75] || [.5,.5]) = .25 ln .5 + .75 ln 1.5 = 0.130812; the target term is KL(q||q) = 0.
+    assert absolute_divergence(q, p, q, q).item() == pytest.approx(0.130812, abs=1e-5)
+
+
+def test_clipdiv_relative_divergence_both_forms():
+    half, qag = t([0.5, 0.5]), t([0.25, 0.75])
+    # source: |KL(q_s||q_ag) - KL(p||q_ag)| = |0.143841 - 0|; target: all equal -> 0.
+    assert relative_divergence(half, qag, qag, qag, qag, qag).item() == pytest.approx(0.143841, abs=1e-5)
+    assert relative_divergence_marginal(qag, half, qag, qag).item() == pytest.approx(0.143841, abs=1e-5)
+    assert relative_divergence_marginal(qag, half, qag, half).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_clipdiv_language_guided_pseudo_labels():
+    pseudo, mask = language_guided_pseudo_labels(t([0.2, 0.8]), t([0.9, 0.1]), tau=0.5)  # fused [.55, .45]
+    assert pseudo.tolist() == [0] and mask.tolist() == [1.0]
+    assert language_guided_pseudo_labels(t([0.2, 0.8]), t([0.9, 0.1]), tau=0.6)[1].tolist() == [0.0]

@@ -1,0 +1,61 @@
+"""DAPL, DAMPL and CLIP-Div train only what METHODS.md says they train."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from udabench.config import resolve
+from udabench.context import RunContext
+from udabench.protocol import build_adapt_data
+from udabench.registry import get_registry
+from udabench_plugins.datasets.digits import Digits
+
+TASK = Digits.task("printed2handwritten")
+
+
+def small_run(name, backbone, **overrides):
+    cls = get_registry().method(name)
+    cfg = resolve(name, cls.hparams, "digits", cls.dataset_overrides, set_overrides=overrides)
+    data, _ = build_adapt_data(cls, cfg, Digits(), TASK, seed=0)
+    data.source = data.source.subset(range(0, 1330, 10))  # 133 images: a few steps
+    ctx = RunContext(device="cpu", seed=0, show_progress=False)
+    return cls(cfg), ctx, data
+
+
+def snapshot(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+@pytest.mark.parametrize("name", ["dapl", "dampl"])
+def test_dapl_trains_the_context_vectors_alone(toy_backbone, name):
+    bb = toy_backbone.fresh_copy()
+    before = snapshot(bb.model)
+    method, ctx, data = small_run(name, bb, epochs=2, batch_size=32)
+    clf = method.adapt(ctx, bb, data)
+    after = snapshot(bb.model)
+    assert all(torch.equal(before[k], after[k]) for k in before), "CLIP's weights must stay frozen"
+    with torch.no_grad():
+        zero_shot = bb.text_classifier(data.prompt_names, ("a photo of a {}.",))
+    assert not torch.allclose(clf.head.weight / 100, zero_shot, atol=1e-3)  # the prompts moved
+    assert clf.head.weight.shape == (10, bb.embed_dim)
+
+
+def test_clipdiv_trains_the_student_never_the_teacher(toy_backbone, monkeypatch):
+    from udabench_plugins.methods.clipdiv import ClipDiv
+
+    teachers = []
+    make = ClipDiv.make_teacher
+    monkeypatch.setattr(ClipDiv, "make_teacher", staticmethod(lambda b: teachers.append(make(b)) or teachers[-1]))
+    bb = toy_backbone.fresh_copy()
+    before = snapshot(bb.model)
+    method, ctx, data = small_run("clipdiv", bb, epochs=1, self_train_epochs=1, batch_size=32)
+    method.adapt(ctx, bb, data)
+    (teacher,) = teachers
+    assert all(torch.equal(before[k], v) for k, v in snapshot(teacher).items()), "the teacher changed"
+    after = snapshot(bb.model)
+    visual = [k for k in before if k.startswith("visual.") and before[k].is_floating_point()
+              and "running" not in k]
+    assert any(not torch.equal(before[k], after[k]) for k in visual), "the student did not train"
+    text = [k for k in before if k.startswith(("transformer.", "token_embedding", "ln_final"))]
+    assert all(torch.equal(before[k], after[k]) for k in text), "the text tower must stay frozen"
