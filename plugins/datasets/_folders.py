@@ -19,7 +19,7 @@ import os
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import ClassVar, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -57,6 +57,20 @@ class Layout:
     #: Whether a split can only be read from its list file (official train/test splits);
     #: otherwise a missing list means "every image in the class folders".
     lists_required: bool = False
+
+
+@dataclass(frozen=True)
+class SplitEntries:
+    """The images of one (domain, split): ``(class folder, file name)`` pairs under ``class_root``."""
+
+    class_root: Path
+    entries: list[tuple[str, str]]
+    #: The list file that named them; None when they were scanned from the class folders.
+    list_file: Path | None
+
+    def paths(self) -> list[str]:
+        root = str(self.class_root)
+        return [os.path.join(root, folder, name) for folder, name in self.entries]
 
 
 def prompt_name(folder: str, keep_case: Iterable[str] = ()) -> str:
@@ -103,17 +117,23 @@ class FolderDataset(Dataset):
         self._loaded: dict[tuple[str, str], ImageList] = {}
 
     def load(self, domain: str, split: str) -> ImageList:
+        key = (domain, split)
+        if key not in self._loaded:
+            split_images = self.split_entries(domain, split)
+            if split_images.list_file is not None:
+                check_listed_files(split_images, self._fix())
+            index = {c: i for i, c in enumerate(self.classes)}
+            self._loaded[key] = ImageList(ImageSource(paths=split_images.paths()),
+                                          np.asarray([index[c] for c, _ in split_images.entries], np.int64),
+                                          len(self.classes))
+        return self._loaded[key]
+
+    def split_entries(self, domain: str, split: str) -> SplitEntries:
+        """The images a split names (from its list file, else the class folders), no image opened."""
         if domain not in self.domains:
             raise DataError(f"{self.name} has no domain {domain!r}; its domains are {', '.join(self.domains)}")
         if split not in self.splits:
             raise DataError(f"{self.name} has no split {split!r}; its splits are {', '.join(self.splits)}")
-        key = (domain, split)
-        if key not in self._loaded:
-            self._loaded[key] = self._read(domain, split)
-        return self._loaded[key]
-
-    # -- reading -------------------------------------------------------------------------------
-    def _read(self, domain: str, split: str) -> ImageList:
         bases = candidate_bases(self.root, self.layout.dataset_dirs)
         aliases = self.layout.domain_dirs[domain]
         class_root, near_misses = find_class_root(bases, aliases, self.layout.class_levels, self.classes)
@@ -129,19 +149,17 @@ class FolderDataset(Dataset):
             raise DataError(self.missing_message(domain, split, problems))
         if list_file is not None:
             entries = read_list_file(list_file, self.classes, self._fix())
-            paths = resolve_entries(entries, class_root, list_file, self._fix())
-            labels = [self.classes.index(cls) for cls, _ in entries]
         else:
-            paths, labels = scan_class_folders(class_root, self.classes, self._fix())
-        self._check_count(domain, split, len(paths))
-        return ImageList(ImageSource(paths=paths), np.asarray(labels, dtype=np.int64), len(self.classes))
+            entries = scan_class_folders(class_root, self.classes, self._fix())
+        self._check_count(domain, split, len(entries))
+        return SplitEntries(class_root, entries, list_file)
 
     def _check_count(self, domain: str, split: str, count: int) -> None:
         expected = self.expected_counts.get((domain, split))
         if expected is not None and count != expected:
             warnings.warn(f"{self.name}: {domain}/{split} has {count:,} images, but the benchmark has "
                           f"{expected:,} (DATASETS.md): a partial download or another version of the data?",
-                          CountMismatchWarning, stacklevel=4)
+                          CountMismatchWarning, stacklevel=3)
 
     # -- messages ------------------------------------------------------------------------------
     def _where(self) -> str:
@@ -225,10 +243,11 @@ def read_list_file(path: Path, classes: Sequence[str], fix: str) -> list[tuple[s
             if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
                 raise DataError(f"{path}, line {n}: expected '<relative path> <label>', got {line!r}. "
                                 f"The list file is damaged. {fix}")
-            rel, label = PurePosixPath(parts[0].replace("\\", "/")), int(parts[1])
-            folder = rel.parent.name
+            rel, label = parts[0].replace("\\", "/"), int(parts[1])
+            head, _, name = rel.rpartition("/")
+            folder = head.rpartition("/")[2]
             if folder not in index:
-                raise DataError(f"{path}, line {n}: {str(rel)!r} is not in a class folder of this dataset "
+                raise DataError(f"{path}, line {n}: {rel!r} is not in a class folder of this dataset "
                                 f"({folder or 'no folder'!r} is not one of its {len(classes)} classes). "
                                 f"Is this the list of another dataset? {fix}")
             if not 0 <= label < len(classes):
@@ -245,23 +264,21 @@ def read_list_file(path: Path, classes: Sequence[str], fix: str) -> list[tuple[s
                 raise DataError(f"{path}, line {n}: class folder {folder!r} has label {label}, but line "
                                 f"{line_of_label} gives it label {first_label}. The list mixes label "
                                 f"orders. {fix}")
-            entries.append((folder, rel.name))
+            entries.append((folder, name))
     if not entries:
         raise DataError(f"{path} lists no images. {fix}")
     return entries
 
 
-def resolve_entries(entries: Sequence[tuple[str, str]], class_root: Path, list_file: Path, fix: str) -> list[str]:
-    """The image paths of list entries under ``class_root``; one DataError if any file is absent.
-
-    Each class folder is listed once (cheap even for DomainNet's 586k files).
-    """
+def check_listed_files(split: SplitEntries, fix: str) -> None:
+    """One DataError naming the listed images that are not on disk (each class folder is listed
+    once, which is cheap even for DomainNet's 586k files)."""
     wanted: dict[str, list[str]] = defaultdict(list)
-    for folder, name in entries:
+    for folder, name in split.entries:
         wanted[folder].append(name)
     missing, missing_folders = [], []
     for folder, names in wanted.items():
-        d = class_root / folder
+        d = split.class_root / folder
         if not d.is_dir():
             missing_folders.append(folder)
             missing += [d / n for n in names]
@@ -269,24 +286,24 @@ def resolve_entries(entries: Sequence[tuple[str, str]], class_root: Path, list_f
         present = set(os.listdir(d))
         missing += [d / n for n in names if n not in present]
     if missing:
-        msg = (f"{len(missing):,} of {len(entries):,} images listed in {list_file} are missing under "
-               f"{class_root} (e.g. {', '.join(str(p) for p in missing[:3])})")
+        msg = (f"{len(missing):,} of {len(split.entries):,} images listed in {split.list_file} are missing "
+               f"under {split.class_root} (e.g. {', '.join(str(p) for p in missing[:3])})")
         if missing_folders:
             msg += f"; missing class folders: {', '.join(sorted(missing_folders))}"
         raise DataError(f"{msg}. The download or extraction is incomplete. {fix}")
-    return [str(class_root / folder / name) for folder, name in entries]
 
 
 # -- class folders -------------------------------------------------------------------------------
-def scan_class_folders(class_root: Path, classes: Sequence[str], fix: str) -> tuple[list[str], list[int]]:
-    """Every image of every class folder (classes in label order, files sorted by name).
+def scan_class_folders(class_root: Path, classes: Sequence[str], fix: str) -> list[tuple[str, str]]:
+    """``(class folder, file name)`` of every image of every class folder (classes in label order,
+    files sorted by name).
 
     One DataError lists every missing class folder, every empty one and every file that is
     not an image, since each of them would silently change the benchmark.
     """
-    paths, labels = [], []
+    entries = []
     missing, empty, strangers = [], [], []
-    for label, folder in enumerate(classes):
+    for folder in classes:
         d = class_root / folder
         if not d.is_dir():
             missing.append(folder)
@@ -296,8 +313,7 @@ def scan_class_folders(class_root: Path, classes: Sequence[str], fix: str) -> tu
         strangers += [d / f for f in files if Path(f).suffix.lower() not in IMAGE_SUFFIXES]
         if not images:
             empty.append(d)
-        paths += [str(d / f) for f in images]
-        labels += [label] * len(images)
+        entries += [(folder, f) for f in images]
     problems = []
     if missing:
         problems.append(f"{len(missing)} of {len(classes)} class folders are missing in {class_root}: "
@@ -314,7 +330,7 @@ def scan_class_folders(class_root: Path, classes: Sequence[str], fix: str) -> tu
                         f"{', '.join(sorted(IMAGE_SUFFIXES))}).")
     if problems:
         raise DataError("\n".join(problems))
-    return paths, labels
+    return entries
 
 
 def _is_system_file(name: str) -> bool:
