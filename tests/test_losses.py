@@ -7,8 +7,9 @@ import math
 import pytest
 import torch
 
-from udabench_plugins.methods.losses.clipdiv import (absolute_divergence, kl, language_guided_pseudo_labels,
-                                                     relative_divergence, relative_divergence_marginal)
+from udabench_plugins.methods.losses.clipdiv import (absolute_divergence, kl, kl_to_student,
+                                                     language_guided_pseudo_labels, relative_divergence,
+                                                     relative_divergence_marginal)
 from udabench_plugins.methods.losses.dampl import fused_pseudo_labels
 from udabench_plugins.methods.losses.dapl import masked_target_loss, source_loss, zero_shot_pseudo_labels
 from udabench_plugins.methods.losses.shot import information_maximization_loss
@@ -69,18 +70,29 @@ def test_kl_by_hand():
     assert kl(t(0.5, 0.5), t(0.25, 0.75)).item() == pytest.approx(0.5 * math.log(2) + 0.5 * math.log(2 / 3), abs=1e-6)
 
 
+# Student logits: [0, 0] is p = [.5, .5]; [0, ln 3] is p = [.25, .75].
+HALF_Z, QAG_Z = t([0.0, 0.0]), t([0.0, LN3])
+
+
 def test_clipdiv_absolute_divergence():
-    q, p = t([0.25, 0.75]), t([0.5, 0.5])
+    q = t([0.25, 0.75])
     # KL([.25,.75] || [.5,.5]) = .25 ln .5 + .75 ln 1.5 = 0.130812; the target term is KL(q||q) = 0.
-    assert absolute_divergence(q, p, q, q).item() == pytest.approx(0.130812, abs=1e-5)
+    assert absolute_divergence(q, HALF_Z, q, QAG_Z).item() == pytest.approx(0.130812, abs=1e-5)
 
 
 def test_clipdiv_relative_divergence_both_forms():
     half, qag = t([0.5, 0.5]), t([0.25, 0.75])
     # source: |KL(q_s||q_ag) - KL(p||q_ag)| = |0.143841 - 0|; target: all equal -> 0.
-    assert relative_divergence(half, qag, qag, qag, qag, qag).item() == pytest.approx(0.143841, abs=1e-5)
-    assert relative_divergence_marginal(qag, half, qag, qag).item() == pytest.approx(0.143841, abs=1e-5)
-    assert relative_divergence_marginal(qag, half, qag, half).item() == pytest.approx(0.0, abs=1e-6)
+    assert relative_divergence(half, qag, QAG_Z, qag, qag, QAG_Z).item() == pytest.approx(0.143841, abs=1e-5)
+    assert relative_divergence_marginal(qag, HALF_Z, qag, QAG_Z).item() == pytest.approx(0.143841, abs=1e-5)
+    assert relative_divergence_marginal(qag, HALF_Z, qag, HALF_Z).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_confident_student_still_gets_the_exact_distillation_gradient():
+    # d KL(q || softmax(z)) / dz = softmax(z) - q; with z = [30, 5, 0], softmax(z) ≈ [1, 1e-11, 1e-13].
+    z = t([30.0, 5.0, 0.0]).requires_grad_(True)
+    kl_to_student(t([0.5, 0.4, 0.1]), z).sum().backward()
+    assert torch.allclose(z.grad, t([0.5, -0.4, -0.1]), atol=1e-5)
 
 
 def test_clipdiv_language_guided_pseudo_labels():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import warnings
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -48,6 +49,10 @@ def backbone_spec(tmp_path_factory) -> str:
     return f"toyclip:{path}"
 
 
+def seed_of(*parts) -> int:
+    return zlib.crc32(repr(parts).encode())
+
+
 def write_image(path: Path, seed: int) -> None:
     """An 8x8 image, JPEG or PNG by its suffix."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +78,7 @@ def build_office31(root: Path, images_level: bool = True, per_class: int = 1) ->
         for c, cls in enumerate(Office31.classes):
             for i in range(per_class):
                 folder = root / "office31" / d / ("images" if images_level else "") / cls
-                write_image(folder / f"frame_{i + 1:04d}.jpg", hash((d, c, i)) % 2**32)
+                write_image(folder / f"frame_{i + 1:04d}.jpg", seed_of(d, c, i))
     return root
 
 
@@ -82,7 +87,7 @@ def build_officehome(root: Path, real_world: str = "Real World", top: str = "Off
     folders = {"art": "Art", "clipart": "Clipart", "product": "Product", "real_world": real_world}
     for d, folder in folders.items():
         for c, cls in enumerate(OfficeHome.classes):
-            write_image(root / top / folder / cls / "00001.jpg", hash((d, c)) % 2**32)
+            write_image(root / top / folder / cls / "00001.jpg", seed_of(d, c))
     return root
 
 
@@ -109,7 +114,7 @@ def build_domainnet(root: Path, domains, classes, list_dir: str = "", label_of=N
             for k, split in enumerate(("train", "test")):
                 rel = f"{d}/{cls}/{d}_{c:03d}_{(k if distinct else 0) + 1:06d}.jpg"
                 if distinct or k == 0:
-                    write_image(base / rel, hash((d, c, k)) % 2**32)
+                    write_image(base / rel, seed_of(d, c, k))
                 lists[split].append(f"{rel} {label_of[cls]}")
         for split, lines in lists.items():
             path = base / list_dir / f"{d}_{split}.txt"
@@ -140,6 +145,7 @@ def finished_tasks(uri: str, name: str) -> list[str]:
 E2E = [
     ("office31", build_office31, None),
     ("officehome", build_officehome, None),
+    ("officehome-tllib", build_officehome, ["Rw2Ar"]),
     ("visda2017", build_visda, None),
     # 345 classes x 6 domains: three tasks, whose targets are three of the domains (every
     # domain and split loads in test_domainnet_every_split_loads).
@@ -422,8 +428,8 @@ def test_mixed_label_orders_name_both_lines(tmp_path):
     build_visda(tmp_path)
     listing = tmp_path / "visda2017" / "train" / "image_list.txt"
     listing.write_text(listing.read_text() + "bus/src_1_00000002_0_0_0.png 7\n")
-    with pytest.raises(DataError, match=r"line 13: label 7 is given to class folder 'bus', but line 8 gives it to 'person'\. "
-                                        r"The list mixes label orders"):
+    with pytest.raises(DataError, match=r"line 13: label 7 is given to class folder 'bus', but line 8 gives it "
+                                        r"to 'person'\. The list mixes label orders"):
         VisDA2017(tmp_path).load("train", "all")
 
 

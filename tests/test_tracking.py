@@ -22,7 +22,7 @@ import udabench.cli
 import udabench.runner
 from udabench import HParam, Method, Setting, hookimpl
 from udabench.registry import PluginInfo, get_registry
-from udabench.runner import RunRequest, execute, resolve_config
+from udabench.runner import RunRequest, RunsFailedError, execute, resolve_config
 
 DATASET = "digits"
 TASK = "printed2handwritten"
@@ -87,12 +87,19 @@ class FailingMethod(Method):
     name = FAILING
     setting = Setting.ZERO_SHOT
     summary = "test only: fails during adaptation"
-    hparams = (HParam("error", "runtime", "what adapt raises", choices=("runtime", "interrupt")),)
+    hparams = (HParam("error", "runtime", "what adapt raises",
+                      choices=("runtime", "interrupt", "seed0", "protocol-metric")),)
 
     def adapt(self, ctx, backbone, data):
+        if self.config.error == "protocol-metric":
+            ctx.log_metrics({"top1": 99.0}, 5)
         ctx.log_metrics({"train/loss": 1.0}, 1)
         if self.config.error == "interrupt":
             raise KeyboardInterrupt
+        if self.config.error == "seed0" and ctx.seed != 0:
+            from udabench import FeatureClassifier, text_head
+
+            return FeatureClassifier(backbone, text_head(backbone.text_classifier(data.prompt_names, data.templates)))
         raise RuntimeError("boom in adapt")
 
 
@@ -120,6 +127,21 @@ def failing_method():
         if reg.pm.is_registered(plugin):
             reg.pm.unregister(plugin)
         assert FAILING not in reg.methods
+
+
+def test_one_failed_run_does_not_stop_the_others(mlflow_uri, backbone_spec, failing_method):
+    with pytest.raises(RunsFailedError, match="1 of 2 runs failed"):
+        _run(failing_method, mlflow_uri, backbone_spec, seeds=(0, 1), set_pairs={"error": "seed0"})
+    client = _client(mlflow_uri)
+    status = {r.data.tags["udabench.seed"]: r.info.status for r in _runs(client, "task")}
+    assert status == {"0": "FAILED", "1": "FINISHED"}
+    (parent,) = _runs(client, "command")
+    assert parent.info.status == "FAILED" and "avg_top1" in parent.data.metrics  # the summary was kept
+
+
+def test_a_method_cannot_overwrite_the_protocols_metrics(mlflow_uri, backbone_spec, failing_method):
+    with pytest.raises(RunsFailedError, match="protocol owns those names"):
+        _run(failing_method, mlflow_uri, backbone_spec, set_pairs={"error": "protocol-metric"})
 
 
 # -- 1. a finished run ---------------------------------------------------------------------------
@@ -209,7 +231,7 @@ def test_finished_run_is_fully_recorded(mlflow_uri, backbone_spec, tmp_path):
 
 # -- 2. an exception during adaptation ------------------------------------------------------------
 def test_failed_run_is_marked_failed_with_its_metrics(mlflow_uri, backbone_spec, failing_method):
-    with pytest.raises(RuntimeError, match="boom in adapt"):
+    with pytest.raises(RunsFailedError, match=r"(?s)1 of 1 runs failed.*RuntimeError: boom in adapt"):
         _run(failing_method, mlflow_uri, backbone_spec)
     client = _client(mlflow_uri)
     parent, child = _parent_and_child(client)
@@ -217,7 +239,7 @@ def test_failed_run_is_marked_failed_with_its_metrics(mlflow_uri, backbone_spec,
     assert child.info.status == "FAILED"
     assert parent.info.status == "FAILED"
     assert child.data.metrics.get("train/loss") == 1.0  # measured before the failure, flushed
-    for run in (child, parent):
+    for run in (child, parent):  # the parent's error lists the failed runs
         error = run.data.tags.get("udabench.error", "")
         assert "RuntimeError" in error and "boom in adapt" in error, (run.info.run_name, error)
     assert child.data.params["error"] == "runtime"
@@ -273,7 +295,7 @@ def test_leaderboard_counts_finished_runs_only(mlflow_uri, backbone_spec, capsys
 
     with monkeypatch.context() as mp:
         mp.setattr(udabench.runner, "per_class_csv", broken_csv)
-        with pytest.raises(OSError, match="disk full"):
+        with pytest.raises(RunsFailedError, match="disk full"):
             _run("zeroshot", mlflow_uri, backbone_spec, seeds=(1,))
     client = _client(mlflow_uri)
     failed = [r for r in _runs(client, "task") if r.info.status == "FAILED"]

@@ -90,7 +90,7 @@ class ClipBackbone:
                                      interpolation=T.InterpolationMode.BICUBIC)]
         if hflip:
             steps.append(T.RandomHorizontalFlip())
-        steps += [T.Lambda(lambda im: im.convert("RGB")), T.ToTensor(), T.Normalize(mean, std)]
+        steps += [T.ToTensor(), T.Normalize(mean, std)]  # ImageSource.load already gives RGB
         return T.Compose(steps)
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -98,6 +98,7 @@ class ClipBackbone:
         """A deep copy of the weights (and an empty text cache) for one run."""
         clone = copy.copy(self)
         clone.model = copy.deepcopy(self.model)
+        clone.preprocess = copy.deepcopy(self.preprocess)
         clone._text_cache = {}
         return clone
 

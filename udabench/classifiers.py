@@ -25,8 +25,11 @@ class FeatureClassifier(nn.Module):
         return F.normalize(self.model.encode_image(images), dim=-1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        f = self.features(images)
-        return self.head(f.to(self.head.weight.dtype))
+        f = self.features(images).float()
+        # The head runs in fp32 even under autocast: bf16 logits near 25 step by 0.125, which
+        # turns near-ties into ties that argmax settles by class index.
+        with torch.autocast(device_type=f.device.type, enabled=False):
+            return self.head(f)
 
 
 def text_head(text_classifier: torch.Tensor, scale: float = LOGIT_SCALE, bias: bool = False) -> nn.Linear:

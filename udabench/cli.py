@@ -174,6 +174,19 @@ def _uri(explicit):
     return tracking_uri(explicit)
 
 
+def _terminate_as_interrupt() -> None:
+    """SIGTERM (kill, timeout, Slurm) ends runs like Ctrl-C: marked KILLED, metrics kept."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        pass
+
+
 COMMANDS = {"run": cmd_run, "list": cmd_list, "leaderboard": cmd_leaderboard, "data": cmd_data}
 
 
@@ -183,13 +196,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
+    _terminate_as_interrupt()
     try:
         return COMMANDS[args.command](args)
     except UdabenchError as exc:
         print(f"udabench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("udabench: interrupted; the MLflow run is marked KILLED with what it measured.", file=sys.stderr)
+        note = "; the MLflow run is marked KILLED with what it measured" if args.command == "run" else ""
+        print(f"udabench: interrupted{note}.", file=sys.stderr)
         return 130
 
 

@@ -81,6 +81,8 @@ class Config(Mapping[str, Any]):
         self.sources = dict(sources)
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # copy and pickle look for dunders before __init__ has run
+            raise AttributeError(name)
         try:
             return self._values[name]
         except KeyError:
@@ -133,10 +135,10 @@ def load_yaml_overrides(path: str | Path, method: str) -> dict[str, Any]:
         raise ConfigError(f"--config {path}: not valid YAML ({exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"--config {path}: expected a mapping of hyperparameters, got {type(data).__name__}")
-    if isinstance(data.get(method), dict):
-        return dict(data[method])
     if "methods" in data and isinstance(data["methods"], dict):
-        return dict(data["methods"].get(method, {}))
+        return dict(data["methods"].get(method) or {})
+    if data and all(isinstance(v, dict) for v in data.values()):  # one section per method
+        return dict(data.get(method) or {})
     return data
 
 

@@ -38,7 +38,8 @@ class RunContext:
 
     ``log_metrics`` goes to the run's MLflow record (buffered); ``meter``
     measures adaptation throughput: wrap the training loader with
-    ``ctx.meter.iterate(loader)``.
+    ``ctx.meter.iterate(loader)``; ``step(loss, optimizer)`` does backward and step, with
+    gradient scaling under fp16.
     """
 
     device: Any
@@ -52,6 +53,7 @@ class RunContext:
     log_metrics: Callable[[dict, int | None], None] = lambda metrics, step=None: None
     meter: ThroughputMeter = field(default_factory=ThroughputMeter)
     _generators: int = 0
+    _scaler: Any = None
 
     def autocast(self):
         """Autocast to the run's precision (a no-op for fp32)."""
@@ -69,15 +71,29 @@ class RunContext:
         self._generators += 1
         return torch.Generator().manual_seed(self.seed * 1_000_003 + self._generators)
 
-    def loader(self, dataset, batch_size: int, shuffle: bool = False, drop_last: bool = False):
-        """A DataLoader with the run's workers, seeded shuffling, and pinned memory on CUDA."""
+    def step(self, loss, optimizer) -> None:
+        """Backward and optimiser step, with gradient scaling under fp16 autocast (as AMP wants)."""
+        import torch
+
+        if self._scaler is None:
+            self._scaler = torch.amp.GradScaler(torch.device(self.device).type, enabled=self.precision == "fp16")
+        optimizer.zero_grad(set_to_none=True)
+        self._scaler.scale(loss).backward()
+        self._scaler.step(optimizer)
+        self._scaler.update()
+
+    def loader(self, dataset, batch_size: int, shuffle: bool = False, drop_last: bool = False,
+               persistent: bool = False):
+        """A DataLoader with the run's workers, seeded shuffling, and pinned memory on CUDA.
+
+        ``persistent`` keeps worker processes between epochs: for loaders iterated many times."""
         import torch
         from torch.utils.data import DataLoader
 
         cuda = torch.device(self.device).type == "cuda"
         return DataLoader(
             dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
-            num_workers=self.workers, pin_memory=cuda, persistent_workers=self.workers > 0,
+            num_workers=self.workers, pin_memory=cuda, persistent_workers=persistent and self.workers > 0,
             generator=self.generator() if shuffle else None,
             worker_init_fn=_seed_worker if self.workers > 0 else None,
         )

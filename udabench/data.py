@@ -69,7 +69,8 @@ class ImageList:
     num_classes: int
 
     def __post_init__(self):
-        labels = np.asarray(self.labels, dtype=np.int64)
+        labels = np.array(self.labels, dtype=np.int64)  # a copy, made read-only: runs share ImageLists
+        labels.setflags(write=False)
         object.__setattr__(self, "labels", labels)
         if len(labels) != len(self.source):
             raise ValueError(f"{len(self.source)} images but {len(labels)} labels")
@@ -92,15 +93,20 @@ class TargetView:
     """A target domain as an adaptation method may see it: images, no labels.
 
     ``dataset(transform)`` yields ``(image, index)``; the index lets a method
-    keep per-sample state (pseudo-labels, memory banks) across epochs.
+    keep per-sample state (pseudo-labels, memory banks) across epochs. The images
+    are presented in an order shuffled by ``seed``: folder-based datasets list
+    images class by class, and neighbouring indices must not tell a method which
+    images share a class. (File paths, which name class folders, are not exposed;
+    a plugin is code and could dig them out, which is why plugins must be trusted.)
     """
 
     __slots__ = ("_source", "domain")
 
-    def __init__(self, source: ImageSource, domain: str):
+    def __init__(self, source: ImageSource, domain: str, seed: int = 0):
         if not isinstance(source, ImageSource):
             raise TypeError("a TargetView is built from an ImageSource, which carries no labels")
-        self._source = source
+        order = np.random.default_rng([seed, 31337]).permutation(len(source))
+        self._source = source.subset(order)
         self.domain = domain
 
     def __len__(self) -> int:
@@ -133,13 +139,13 @@ class UnlabeledImages:
     """``(transform(image), index)`` pairs: the only form target images reach a method in."""
 
     def __init__(self, source: ImageSource, transform: Callable):
-        self.source, self.transform = source, transform
+        self._source, self.transform = source, transform
 
     def __len__(self) -> int:
-        return len(self.source)
+        return len(self._source)
 
     def __getitem__(self, i: int):
-        return self.transform(self.source.load(i)), i
+        return self.transform(self._source.load(i)), i
 
 
 def sample_shots(labels: np.ndarray, shots: int, num_classes: int, seed: int) -> np.ndarray:

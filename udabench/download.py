@@ -20,6 +20,7 @@ where one is published. Mirrors die (DATASETS.md §4.6), so a download
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
 import sys
@@ -96,8 +97,8 @@ def fetch(archive: Archive, folder: Path, mirrors: Sequence[str] = (), progress:
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / archive.name
     if final.is_file():
-        if archive.md5 and md5_of(final) != archive.md5:
-            raise DataError(f"{final} is already there, but its md5 is {md5_of(final)}, not {archive.md5}. "
+        if archive.md5 and (digest := md5_of(final)) != archive.md5:
+            raise DataError(f"{final} is already there, but its md5 is {digest}, not {archive.md5}. "
                             f"Delete it to download it again, or replace it with the right file.")
         return final
     part = final.with_name(final.name + ".part")
@@ -133,6 +134,8 @@ def stream(url: str, part: Path, label: str, progress: bool, timeout: float) -> 
         raise MirrorError(f"HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise MirrorError(str(getattr(exc, "reason", exc)), unreachable=True) from None
+    except http.client.HTTPException as exc:  # a server that answers with something other than HTTP
+        raise MirrorError(f"bad answer: {exc!r}") from None
     with resp:
         if resp.headers.get_content_type() == "text/html":
             raise MirrorError("served a web page instead of the file (a login, quota or confirmation page)")
@@ -148,8 +151,8 @@ def stream(url: str, part: Path, label: str, progress: bool, timeout: float) -> 
                 while chunk := resp.read(CHUNK):
                     out.write(chunk)
                     bar.update(len(chunk))
-            except OSError as exc:
-                raise MirrorError(f"interrupted ({exc}); run the command again to resume") from None
+            except (OSError, http.client.HTTPException) as exc:
+                raise MirrorError(f"interrupted ({exc!r}); run the command again to resume") from None
     if total is not None and part.stat().st_size < total:
         raise MirrorError(f"the connection closed after {part.stat().st_size:,} of {total:,} bytes; "
                           f"run the command again to resume")
@@ -165,7 +168,7 @@ def failure_message(archive: Archive, final: Path, failures: Sequence[tuple[str,
 
 
 # -- unpacking -----------------------------------------------------------------------------------
-def unpack(path: Path, root: Path, archive: Archive, progress: bool = True) -> Path:
+def unpack(path: Path, root: Path, archive: Archive, progress: bool = True) -> None:
     """Put ``path``'s content in ``root/<into>``: archives are extracted, other files copied."""
     from tqdm import tqdm
 
@@ -173,7 +176,7 @@ def unpack(path: Path, root: Path, archive: Archive, progress: bool = True) -> P
     if not archive.is_archive:
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, dest / archive.name)
-        return dest
+        return
     try:
         if tarfile.is_tarfile(path):
             with tarfile.open(path) as tar:
@@ -192,7 +195,6 @@ def unpack(path: Path, root: Path, archive: Archive, progress: bool = True) -> P
                             f"Delete it and download it again.")
     except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
         raise DataError(f"cannot unpack {path}: {exc}. Delete it and download it again.") from None
-    return dest
 
 
 def outer_folder(dest: Path, names: Iterable[str]) -> Path:

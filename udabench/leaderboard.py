@@ -20,6 +20,8 @@ class Entry:
     label: str
     backbone: str
     config_hash: str
+    weights: str
+    precision: str
     per_task: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     eval_ips: list[float] = field(default_factory=list)
     adapt_ips: list[float] = field(default_factory=list)
@@ -27,19 +29,21 @@ class Entry:
 
 
 def collect(runs, metric: str) -> list[Entry]:
-    """Group runs by (method, backbone, config); keep the newest run of each (task, seed)."""
+    """Group runs by (method, backbone, config, weights, precision); keep the newest run of each
+    (task, seed)."""
     entries: dict[tuple, Entry] = {}
     seen: set[tuple] = set()
     for run in runs:  # newest first
         t = run.data.tags
-        key = (t.get("udabench.method"), t.get("udabench.backbone"), t.get("udabench.config_hash"))
+        key = (t.get("udabench.method"), t.get("udabench.backbone"), t.get("udabench.config_hash"),
+               t.get("udabench.weights"), t.get("udabench.precision"))
         slot = key + (t.get("udabench.task"), t.get("udabench.seed"))
         if slot in seen or metric not in run.data.metrics:
             continue
         seen.add(slot)
         method = t.get("udabench.method", "?")
         label = f"{method} (reconstruction)" if t.get("udabench.fidelity") == "reconstruction" else method
-        e = entries.setdefault(key, Entry(method, label, key[1] or "?", key[2] or ""))
+        e = entries.setdefault(key, Entry(method, label, key[1] or "?", key[2] or "", key[3] or "", key[4] or ""))
         m = run.data.metrics
         e.per_task[t.get("udabench.task")].append(m[metric])
         for name, bucket in (("eval_images_per_s", e.eval_ips), ("adapt_images_per_s", e.adapt_ips),
@@ -47,13 +51,13 @@ def collect(runs, metric: str) -> list[Entry]:
             if name in m and np.isfinite(m[name]):
                 bucket.append(m[name])
     out = list(entries.values())
-    # Show the config hash only where one method+backbone has several configurations.
+    # Show what differs only where one method+backbone has several groups.
     counts = defaultdict(int)
     for e in out:
         counts[(e.method, e.backbone)] += 1
     for e in out:
         if counts[(e.method, e.backbone)] > 1:
-            e.label += f" [cfg {e.config_hash[:6]}]"
+            e.label += f" [cfg {e.config_hash[:6]}, {e.precision}, weights {e.weights[:8]}]"
     return out
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import resource
-import sys
+import threading
 import time
 from contextlib import contextmanager
 from typing import Iterable, Iterator
@@ -63,21 +62,51 @@ class ThroughputMeter:
         return self.images / self.wall_s if self.wall_s > 0 else float("nan")
 
 
-def reset_peak_memory(device) -> None:
-    import torch
+class PeakMemory:
+    """Peak memory of one run: CUDA's ``max_memory_allocated`` on a GPU; on the CPU the
+    process's resident set size, sampled every ``interval`` seconds by a thread for the
+    run's duration (the kernel's own peak, ru_maxrss, never resets between runs)."""
 
-    if torch.device(device).type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+    def __init__(self, device, interval: float = 0.02):
+        import torch
 
+        self.cuda = torch.device(device).type == "cuda"
+        self.device, self.interval = device, interval
+        self._peak = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
-def peak_memory_mb(device) -> float:
-    """Peak GPU memory allocated on CUDA; else the process's peak resident set size (it only grows)."""
-    import torch
+    def _sample(self) -> None:
+        import psutil
 
-    if torch.device(device).type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
+        proc = psutil.Process()
+        while True:
+            self._peak = max(self._peak, proc.memory_info().rss)
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> "PeakMemory":
+        import torch
+
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats(self.device)
+        else:
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+
+    @property
+    def mb(self) -> float:
+        if self.cuda:
+            import torch
+
+            return torch.cuda.max_memory_allocated(self.device) / 2**20
+        return self._peak / 2**20
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from .context import RunContext, seed_everything
 from .data import ImageList, TargetView, sample_shots
 from .dataset import Dataset, Task
 from .errors import PluginError
-from .measure import ThroughputMeter, peak_memory_mb, reset_peak_memory, timed
+from .measure import PeakMemory, ThroughputMeter, timed
 from .method import AdaptData, Method
 from .metrics import summarize
 from .settings import DATA_RULES, Setting
@@ -55,7 +55,7 @@ def build_adapt_data(method_cls: type[Method], config: Config, dataset: Dataset,
         data.source = dataset.load(task.source, dataset.train_split)
     if wants_target:
         adapt = dataset.load(task.target, dataset.adapt_split)
-        data.target = TargetView(adapt.source, task.target)  # the pixels only: labels stay here
+        data.target = TargetView(adapt.source, task.target, seed)  # the pixels only: labels stay here
     if wants_shots:
         if "shots" not in config:
             raise PluginError(f"few-shot method {method_cls.name!r} must declare a `shots` hyperparameter")
@@ -123,20 +123,20 @@ def run_task(method_cls: type[Method], config: Config, dataset: Dataset, task: T
     as they exist, so they are recorded even if evaluation then fails."""
     t0 = time.perf_counter()
     seed_everything(seed)
-    reset_peak_memory(ctx.device)
-    data, evaluation = build_adapt_data(method_cls, config, dataset, task, seed)
-    model = backbone.fresh_copy()
-    method = method_cls(config)
-    with timed(ctx.meter):
-        classifier = method.adapt(ctx, model, data)
-    adapt_metrics = {"adapt_s": ctx.meter.wall_s, "adapt_data_wait_s": ctx.meter.data_wait_s}
-    if ctx.meter.images:
-        adapt_metrics["adapt_images_per_s"] = ctx.meter.images_per_s
-        adapt_metrics["adapt_images"] = ctx.meter.images
-    if on_adapted:
-        on_adapted(adapt_metrics)
-    result = evaluate(classifier, evaluation, model, ctx)
-    metrics = {**adapt_metrics, **result.metrics, "peak_mem_mb": peak_memory_mb(ctx.device),
-               "wall_s": time.perf_counter() - t0}
+    with PeakMemory(ctx.device) as memory:
+        data, evaluation = build_adapt_data(method_cls, config, dataset, task, seed)
+        model = backbone.fresh_copy()
+        method = method_cls(config)
+        with timed(ctx.meter):
+            classifier = method.adapt(ctx, model, data)
+        model.model.eval()  # also when the classifier is a closure over the model
+        adapt_metrics = {"adapt_s": ctx.meter.wall_s, "adapt_data_wait_s": ctx.meter.data_wait_s}
+        if ctx.meter.images:
+            adapt_metrics["adapt_images_per_s"] = ctx.meter.images_per_s
+            adapt_metrics["adapt_images"] = ctx.meter.images
+        if on_adapted:
+            on_adapted(adapt_metrics)
+        result = evaluate(classifier, evaluation, backbone, ctx)  # our preprocessing, not the method's copy
+    metrics = {**adapt_metrics, **result.metrics, "peak_mem_mb": memory.mb, "wall_s": time.perf_counter() - t0}
     tags = {"udabench.eval_excluded_shots": str(evaluation.excluded)} if evaluation.excluded else {}
     return RunResult(metrics, result.per_class, result.confusion, tuple(dataset.classes), config, tags)

@@ -66,7 +66,12 @@ class Registry:
             info = PluginInfo(ep.name, ep.value,
                               dist.metadata["Name"] if dist else "", dist.version if dist else "")
             if ep.name in self.plugins:
-                continue  # the same distribution seen twice on sys.path
+                first = self.plugins[ep.name]
+                if first.distribution != info.distribution:
+                    info.error = (f"entry point name {ep.name!r} is taken by {first.origin}; "
+                                  f"this one was not loaded")
+                    self.plugins[f"{ep.name} ({info.origin})"] = info
+                continue  # otherwise: the same distribution seen twice on sys.path
             self.plugins[ep.name] = info
             try:
                 obj = ep.load()

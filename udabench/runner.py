@@ -16,7 +16,7 @@ from . import __version__
 from .config import Config, load_yaml_overrides, resolve
 from .context import PRECISIONS, RunContext
 from .dataset import Dataset, Task, cache_root
-from .errors import ConfigError
+from .errors import ConfigError, PluginError, UdabenchError
 from .measure import ThroughputMeter
 from .protocol import RunResult, run_task
 from .registry import get_registry, load_backbone
@@ -100,20 +100,38 @@ def execute(req: RunRequest, echo: Callable[[str], None] = print) -> list[TaskRe
         "udabench.fidelity": method_cls.fidelity, "udabench.dataset": dataset_cls.name,
         "udabench.backbone": spec, "udabench.weights": backbone.weights_id,
         "udabench.version": __version__, "udabench.git_commit": git_commit(),
-        "udabench.config_hash": config.digest(),
+        "udabench.config_hash": config.digest(), "udabench.precision": req.precision,
     }
     parent_name = f"{method_cls.name} · {dataset_cls.name} · {spec}"
     records: list[TaskRecord] = []
     with tracker.start_run(dataset_cls.name, parent_name, {**common, TAG_KIND: "command"}) as parent:
         parent.log_params(config.to_dict())
         parent.log_text(_config_yaml(req, config, tasks, seeds, spec), "config.yaml")
+        failures = []
         for task in tasks:
             for seed in seeds:
-                records.append(_run_one(tracker, parent, common, method_cls, config, dataset, task, seed,
-                                        backbone, device, req, echo))
-        parent.log_table(summary_rows(records, dataset_cls), "results.json")
-        parent.log_metrics(_parent_metrics(records))
+                try:
+                    records.append(_run_one(tracker, parent, common, method_cls, config, dataset, task, seed,
+                                            backbone, device, req, echo))
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:
+                    if isinstance(exc, UdabenchError) and not isinstance(exc, PluginError):
+                        raise  # bad input (config, data, weights) fails every run alike: stop here
+                    # One broken run is marked FAILED with its error; the others go on.
+                    failures.append(f"{task.name} seed {seed}: {type(exc).__name__}: {exc}")
+                    echo(f"  {task.name:<24} seed {seed}: FAILED ({type(exc).__name__}: {exc})")
+        if records:
+            parent.log_table(summary_rows(records, dataset_cls), "results.json")
+            parent.log_metrics(_parent_metrics(records))
+        if failures:
+            raise RunsFailedError(f"{len(failures)} of {len(tasks) * len(seeds)} runs failed (marked FAILED in "
+                                  f"MLflow with their error):\n  " + "\n  ".join(failures))
     return records
+
+
+class RunsFailedError(UdabenchError):
+    """Some (task, seed) runs of a command raised; the others finished and were recorded."""
 
 
 def _run_one(tracker, parent, common, method_cls, config, dataset, task, seed, backbone, device, req, echo):
@@ -126,7 +144,7 @@ def _run_one(tracker, parent, common, method_cls, config, dataset, task, seed, b
         ctx = RunContext(device=device, seed=seed, precision=req.precision, workers=req.workers,
                          eval_batch_size=req.eval_batch_size, show_progress=req.progress,
                          cache_dir=cache_root(), meter=ThroughputMeter(device),
-                         log_metrics=run.log_metrics)
+                         log_metrics=method_metric_logger(run))
         result = run_task(method_cls, config, dataset, task, seed, backbone, ctx,
                           on_adapted=lambda m: run.log_metrics(m))
         run.log_metrics({k: v for k, v in result.metrics.items() if not k.startswith("adapt")})
@@ -137,6 +155,23 @@ def _run_one(tracker, parent, common, method_cls, config, dataset, task, seed, b
         echo(f"  {task.name:<24} seed {seed}: top1 {result.metrics['top1']:.2f}  "
              f"mean-class {result.metrics['mean_class_acc']:.2f}  ({result.metrics['wall_s']:.1f}s)")
     return TaskRecord(task, seed, run.run_id, result)
+
+
+#: Metrics only the protocol writes: a method's own metric of the same name would replace them.
+PROTOCOL_METRICS = frozenset({"top1", "mean_class_acc", "eval_images_per_s", "eval_s", "eval_data_wait_s",
+                              "eval_images", "adapt_images_per_s", "adapt_images", "adapt_s",
+                              "adapt_data_wait_s", "peak_mem_mb", "wall_s"})
+
+
+def method_metric_logger(run):
+    """``ctx.log_metrics`` for a method: anything but the protocol's own metric names."""
+    def log(metrics: dict, step: int | None = None) -> None:
+        clash = PROTOCOL_METRICS.intersection(metrics)
+        if clash:
+            raise PluginError(f"a method may not log {sorted(clash)}: the protocol owns those names; "
+                              f"log under a prefix such as 'train/{sorted(clash)[0]}'")
+        run.log_metrics(metrics, step)
+    return log
 
 
 def per_class_csv(result: RunResult) -> str:

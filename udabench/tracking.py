@@ -49,20 +49,21 @@ class TrackedRun:
             self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        from mlflow.entities import Metric
-
+        """Buffer values (numbers or 0-d tensors; tensors are read only at flush, so logging
+        every step does not force a device sync every step)."""
         now = int(time.time() * 1000)
         for k, v in metrics.items():
-            if v is None:
-                continue
-            self._buffer.append(Metric(k, float(v), now, int(step or 0)))
+            if v is not None:
+                self._buffer.append((k, v, now, int(step or 0)))
         if len(self._buffer) >= FLUSH_EVERY:
             self.flush()
 
     def flush(self) -> None:
+        from mlflow.entities import Metric
+
         while self._buffer:
             chunk, self._buffer = self._buffer[:1000], self._buffer[1000:]
-            self.client.log_batch(self.run_id, metrics=chunk)
+            self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), t, s) for k, v, t, s in chunk])
 
     def log_text(self, text: str, artifact_file: str) -> None:
         self.client.log_text(self.run_id, text, artifact_file)
@@ -162,8 +163,8 @@ def confusion_figure(confusion, classes: Iterable[str], title: str):
 
     classes = list(classes)
     n = len(classes)
-    size = min(4 + 0.25 * n, 40)
-    fig = Figure(figsize=(size, size))
+    size = min(4 + 0.12 * n, 12)  # 345 DomainNet classes: 12 in, not a 4000-px image
+    fig = Figure(figsize=(size, size), dpi=100)
     ax = fig.add_subplot()
     im = ax.imshow(confusion, cmap="Blues")
     fig.colorbar(im, ax=ax, fraction=0.046)

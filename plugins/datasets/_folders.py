@@ -46,11 +46,12 @@ class Layout:
     produces and what error messages show).
     """
 
-    #: Folders the benchmark may sit in under ``--root`` ("office31", ...); ``--root`` itself is tried first.
+    #: Folders the benchmark may sit in under ``--root`` ("office31", ...); ``--root`` itself is tried last.
     dataset_dirs: tuple[str, ...]
     #: Domain -> accepted folder names (aliases).
     domain_dirs: Mapping[str, tuple[str, ...]]
-    #: Folder levels between a domain folder and its class folders ("images" for Office-31; "" = none).
+    #: Folder levels between a domain folder and its class folders, in the order tried
+    #: (Office-31: "images", then "" for none).
     class_levels: tuple[str, ...] = ("",)
     #: (domain, split) -> candidate list files ("relpath label" lines), relative to the dataset folder.
     split_lists: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
@@ -164,7 +165,7 @@ class FolderDataset(Dataset):
     # -- messages ------------------------------------------------------------------------------
     def _where(self) -> str:
         dirs = ",".join(self.layout.dataset_dirs)
-        return f"{self.root} and {self.root}/{{{dirs}}}"
+        return f"{self.root}/{{{dirs}}} and {self.root}"
 
     def _no_domain_folder(self, domain: str, aliases: Sequence[str], near_misses: Sequence[Path]) -> str:
         if near_misses:
@@ -192,8 +193,10 @@ class FolderDataset(Dataset):
 
 # -- finding folders and files -------------------------------------------------------------------
 def candidate_bases(root: Path, dataset_dirs: Sequence[str]) -> list[Path]:
-    """``root`` and the benchmark folders under it that exist, in order."""
-    return [b for b in [root, *(root / d for d in dataset_dirs)] if b.is_dir()]
+    """The benchmark folders under ``root`` that exist, then ``root`` itself (for a ``--root``
+    that is the benchmark folder): a named folder wins over a same-named domain of another
+    dataset lying directly in a shared data root (``~/data/train``)."""
+    return [b for b in [*(root / d for d in dataset_dirs), root] if b.is_dir()]
 
 
 def find_class_root(bases: Sequence[Path], aliases: Sequence[str], levels: Sequence[str],
@@ -350,9 +353,8 @@ def describe_layout(layout: Layout, domains: Sequence[str], splits: Sequence[str
         notes = []
         if len(aliases) > 1:
             notes.append("or " + ", ".join(repr(a) for a in aliases[1:]))
-        if len(layout.class_levels) > 1:
-            notes.append(f"the {level}/ level may be absent" if level else
-                         f"or with a {layout.class_levels[1]}/ level")
+        if "" in layout.class_levels[1:]:
+            notes.append(f"the {level}/ level may be absent")
         lines.append(f"    {path:<40} {'(' + '; '.join(notes) + ')' if notes else ''}".rstrip())
     if layout.split_lists:
         need = "required" if layout.lists_required else "optional; without one, every image of the class folders"

@@ -87,7 +87,8 @@ class OfficeHome(FolderDataset):
     downloads = {
         # tllib's mirrors of the original images, one archive per domain (no checksum published).
         "tllib": [
-            {"name": "image_list.zip", "into": "officehome/image_list", "urls": [TLLIB.format(TLLIB_IDS["image_list"])]},
+            {"name": "image_list.zip", "into": "officehome/image_list",
+             "urls": [TLLIB.format(TLLIB_IDS["image_list"])]},
             *({"name": f"{TLLIB_NAMES[d]}.tgz", "into": f"officehome/{TLLIB_NAMES[d]}",
                "urls": [TLLIB.format(TLLIB_IDS[d])]} for d in SHORT),
         ],

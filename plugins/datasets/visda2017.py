@@ -42,7 +42,8 @@ class VisDA2017(FolderDataset):
     layout = Layout(
         dataset_dirs=("visda2017", "visda17", "VisDA2017", "visda-2017", "VisDA-2017"),
         domain_dirs={"train": ("train",), "validation": ("validation",)},
-        split_lists={(d, WHOLE_DOMAIN): (f"{d}/image_list.txt", f"image_list/{d}.txt") for d in ("train", "validation")},
+        split_lists={(d, WHOLE_DOMAIN): (f"{d}/image_list.txt", f"image_list/{d}.txt")
+                     for d in ("train", "validation")},
     )
     expected_counts = {("train", WHOLE_DOMAIN): 152397, ("validation", WHOLE_DOMAIN): 55388}
     downloads = {

@@ -12,7 +12,7 @@ section were available, only the abstract. What is ours is marked [choice].
 * Stage 1 (``epochs``): L = CE(p_θ(x_s), y_s) + λ_abs·L_abs + λ_rel·L_rel, with L_abs and L_rel
   from ``losses/clipdiv.py``; ``rel_form: sample`` is the first reading of L_rel (default),
   ``marginal`` the batch-level one. Teacher distributions are computed on the same augmented
-  views the student sees.
+  views the student sees (one teacher forward per batch serves all three prompts).
 * Stage 2 (``self_train_epochs``): language-guided pseudo-labels ŷ = argmax(½·p_θ + ½·q_t),
   kept when ≥ τ (τ = 0.6), refreshed once per epoch from a pass over the target's unlabeled
   images (eval preprocessing); L = CE(p_θ(x_s), y_s) + CE(p_θ(x_t), ŷ) on the kept samples.
@@ -66,27 +66,34 @@ class ClipDiv(Method):
         w_s = backbone.text_classifier(data.prompt_names, prompts(data.source_domain))
         w_t = backbone.text_classifier(data.prompt_names, prompts(data.target_domain))
 
-        def teacher_probs(x, w):
-            f = F.normalize(teacher.encode_image(x).float(), dim=-1)
+        def teacher_features(x):
+            with torch.no_grad():
+                return F.normalize(teacher(x).float(), dim=-1)
+
+        def dist(f, w):
             return F.softmax(LOGIT_SCALE * f @ w.T, dim=-1)
 
         student = FeatureClassifier(backbone, text_head(w_ag, bias=True))
         for p in backbone.model.transformer.parameters():
             p.requires_grad_(False)
         tf = backbone.train_transform((cfg.aug_scale_min, 1.0), data.hflip_ok)
-        src = ctx.loader(data.source.dataset(tf), cfg.batch_size, shuffle=True, drop_last=True)
-        tgt = ctx.loader(data.target.dataset(tf), cfg.batch_size, shuffle=True, drop_last=True)
+        src = ctx.loader(data.source.dataset(tf), cfg.batch_size, shuffle=True,
+                         drop_last=len(data.source) > cfg.batch_size, persistent=True)
+        tgt = ctx.loader(data.target.dataset(tf), cfg.batch_size, shuffle=True,
+                         drop_last=len(data.target) > cfg.batch_size, persistent=True)
         opt = torch.optim.AdamW([{"params": backbone.model.visual.parameters(), "lr": cfg.lr_encoder},
                                  {"params": student.head.parameters(), "lr": cfg.lr_head}],
                                 weight_decay=cfg.weight_decay)
         total = (cfg.epochs + cfg.self_train_epochs) * len(src)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total))
         step, tgt_iter = 0, iter(tgt)
-        pseudo = mask = None
+        q_target = None  # CLIP's target-specific distribution per target image: fixed, computed once
         for epoch in ctx.progress(range(cfg.epochs + cfg.self_train_epochs), desc="clipdiv epochs"):
             stage2 = epoch >= cfg.epochs
             if stage2:  # refresh the language-guided pseudo-labels once per epoch
-                pseudo, mask = self._pseudo_labels(ctx, student, backbone, data, teacher_probs, w_t)
+                if q_target is None:
+                    q_target = self._teacher_target(ctx, backbone, data, teacher_features, dist, w_t)
+                pseudo, mask = self._pseudo_labels(ctx, student, backbone, data, q_target)
                 ctx.log_metrics({"train/pseudo_kept": mask.mean().item()}, step)
             student.train()
             for xs, ys in ctx.meter.iterate(src):
@@ -98,44 +105,53 @@ class ClipDiv(Method):
                 ctx.meter.add(len(xt))
                 xs, ys, xt = ctx.to_device(xs), ctx.to_device(ys), ctx.to_device(xt)
                 with ctx.autocast():
-                    logits_s, logits_t = student(xs), student(xt)
-                    loss = F.cross_entropy(logits_s, ys)
-                    logs = {"train/loss_source": loss.item()}
+                    z_s, z_t = student(xs), student(xt)
+                    loss = F.cross_entropy(z_s, ys)
+                    logs = {"train/loss_source": loss.detach()}
                     if not stage2:
-                        p_s, p_t = F.softmax(logits_s.float(), -1), F.softmax(logits_t.float(), -1)
-                        with torch.no_grad():
-                            qag_s, qag_t = teacher_probs(xs, w_ag), teacher_probs(xt, w_ag)
-                            q_s, q_t = teacher_probs(xs, w_s), teacher_probs(xt, w_t)
-                        l_abs = absolute_divergence(qag_s, p_s, qag_t, p_t)
-                        l_rel = (relative_divergence(q_s, qag_s, p_s, q_t, qag_t, p_t) if cfg.rel_form == "sample"
-                                 else relative_divergence_marginal(qag_s, p_s, qag_t, p_t))
+                        fs, ft = teacher_features(xs), teacher_features(xt)
+                        qag_s, qag_t = dist(fs, w_ag), dist(ft, w_ag)
+                        l_abs = absolute_divergence(qag_s, z_s, qag_t, z_t)
+                        l_rel = (relative_divergence(dist(fs, w_s), qag_s, z_s, dist(ft, w_t), qag_t, z_t)
+                                 if cfg.rel_form == "sample" else relative_divergence_marginal(qag_s, z_s, qag_t, z_t))
                         loss = loss + cfg.lambda_abs * l_abs + cfg.lambda_rel * l_rel
-                        logs.update({"train/loss_abs": l_abs.item(), "train/loss_rel": l_rel.item()})
+                        logs.update({"train/loss_abs": l_abs.detach(), "train/loss_rel": l_rel.detach()})
                     else:
-                        m = mask[it].to(logits_t.device)
-                        ce = F.cross_entropy(logits_t, pseudo[it].to(logits_t.device), reduction="none")
+                        m = mask[it].to(z_t.device)
+                        ce = F.cross_entropy(z_t, pseudo[it].to(z_t.device), reduction="none")
                         l_pl = (ce * m).sum() / m.sum().clamp(min=1.0)
                         loss = loss + l_pl
-                        logs["train/loss_pseudo"] = l_pl.item()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                        logs["train/loss_pseudo"] = l_pl.detach()
+                ctx.step(loss, opt)
                 sched.step()
                 step += 1
-                ctx.log_metrics({"train/loss": loss.item(), **logs}, step)
+                ctx.log_metrics({"train/loss": loss.detach(), **logs}, step)
         return student
 
     @staticmethod
     def make_teacher(backbone):
-        """The frozen CLIP teacher: a copy taken before the student changes anything."""
+        """The frozen CLIP image encoder of the teacher: a copy taken before the student changes
+        anything (its text side is only needed for the fixed class embeddings, computed upfront)."""
         import copy
 
-        teacher = copy.deepcopy(backbone.model).eval()
+        teacher = copy.deepcopy(backbone.model.visual).eval()
         for p in teacher.parameters():
             p.requires_grad_(False)
         return teacher
 
-    def _pseudo_labels(self, ctx, student, backbone, data, teacher_probs, w_t):
+    @staticmethod
+    def _teacher_target(ctx, backbone, data, teacher_features, dist, w_t):
+        """q_t(x) for every target image (eval preprocessing), by index."""
+        import torch
+
+        loader = ctx.loader(data.target.dataset(backbone.preprocess), batch_size=ctx.eval_batch_size)
+        q = torch.zeros(len(data.target), len(data.classes))
+        with ctx.autocast():
+            for x, idx in loader:
+                q[idx] = dist(teacher_features(ctx.to_device(x)), w_t).cpu()
+        return q
+
+    def _pseudo_labels(self, ctx, student, backbone, data, q_target):
         """ŷ = argmax(½·p_θ + ½·q_t) and its mask for every target image, by index."""
         import torch
         import torch.nn.functional as F
@@ -148,10 +164,8 @@ class ClipDiv(Method):
         pseudo, mask = torch.zeros(n, dtype=torch.long), torch.zeros(n)
         with torch.no_grad(), ctx.autocast():
             for x, idx in loader:
-                x = ctx.to_device(x)
-                p = F.softmax(student(x).float(), dim=-1)
-                y, m = language_guided_pseudo_labels(p, teacher_probs(x, w_t), self.config.tau)
-                pseudo[idx], mask[idx] = y.cpu(), m.cpu()
+                p = F.softmax(student(ctx.to_device(x)).float(), dim=-1).cpu()
+                pseudo[idx], mask[idx] = language_guided_pseudo_labels(p, q_target[idx], self.config.tau)
         return pseudo, mask
 
 

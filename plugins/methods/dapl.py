@@ -64,7 +64,7 @@ def dapl_lr(step: int, iters_per_epoch: int, cfg) -> float:
     else:
         k, warm, total = step // iters_per_epoch, cfg.warmup_epochs, cfg.epochs
     if k < warm:
-        frac = (step % iters_per_epoch) / iters_per_epoch if cfg.lr_step == "epoch" else 0.0
+        frac = step / (warm * iters_per_epoch) if cfg.lr_step == "epoch" else 0.0
         return cfg.warmup_lr + frac * (cfg.lr - cfg.warmup_lr)
     return 0.5 * cfg.lr * (1 + math.cos(math.pi * k / total))
 
@@ -100,13 +100,17 @@ class DAPL(Method):
         model = backbone.model.eval()
         for p in model.parameters():
             p.requires_grad_(False)
-        domains = [data.domain_prompt_names[data.source_domain], data.domain_prompt_names[data.target_domain]]
+        # The official suffix uses the raw domain names ("real_world", underscores kept); the
+        # paper's prompt has no words there, only the learned domain vectors.
+        domains = [data.source_domain, data.target_domain]
         learner = DomainPromptLearner(model, backbone.tokenizer, data.prompt_names, domains, cfg.n_ctx,
                                       cfg.n_dmx, cfg.csc, cfg.prompt_suffix).to(backbone.device)
         zero_shot = backbone.text_classifier(data.prompt_names, (cfg.naive_prompt,))
         tf = backbone.train_transform((cfg.aug_scale_min, 1.0), data.hflip_ok)
-        src = ctx.loader(data.source.dataset(tf), cfg.batch_size, shuffle=True, drop_last=True)
-        tgt = ctx.loader(data.target.dataset(tf), cfg.batch_size, shuffle=True, drop_last=True)
+        src = ctx.loader(data.source.dataset(tf), cfg.batch_size, shuffle=True,
+                         drop_last=len(data.source) > cfg.batch_size, persistent=True)
+        tgt = ctx.loader(data.target.dataset(tf), cfg.batch_size, shuffle=True,
+                         drop_last=len(data.target) > cfg.batch_size, persistent=True)
         opt = torch.optim.SGD(learner.learned_parameters(), lr=cfg.lr, momentum=cfg.momentum,
                               weight_decay=cfg.weight_decay)
         step, tgt_iter = 0, iter(tgt)
@@ -135,14 +139,12 @@ class DAPL(Method):
                     extra = self.extra_target_loss(tgt_logits)
                     if extra is not None:
                         loss = loss + extra
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                ctx.step(loss, opt)
                 step += 1
-                ctx.log_metrics({"train/loss": loss.item(), "train/loss_source": l_s.item(),
-                                 "train/loss_target": l_u.item(), "train/pseudo_kept": mask.mean().item(),
+                ctx.log_metrics({"train/loss": loss.detach(), "train/loss_source": l_s.detach(),
+                                 "train/loss_target": l_u.detach(), "train/pseudo_kept": mask.mean(),
                                  "train/lr": opt.param_groups[0]["lr"],
-                                 **({"train/loss_im": extra.item()} if extra is not None else {})}, step)
+                                 **({"train/loss_im": extra.detach()} if extra is not None else {})}, step)
         with torch.no_grad():
             target_text = learner().float()[C:2 * C]
         return FeatureClassifier(backbone, text_head(target_text))

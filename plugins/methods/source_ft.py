@@ -44,7 +44,8 @@ class SourceFineTune(Method):
         for p in backbone.model.transformer.parameters():
             p.requires_grad_(False)
         train_set = data.source.dataset(backbone.train_transform((cfg.aug_scale_min, 1.0), data.hflip_ok))
-        loader = ctx.loader(train_set, cfg.batch_size, shuffle=True, drop_last=len(train_set) > cfg.batch_size)
+        loader = ctx.loader(train_set, cfg.batch_size, shuffle=True, drop_last=len(train_set) > cfg.batch_size,
+                            persistent=True)
         opt = torch.optim.AdamW([
             {"params": [p for p in backbone.model.visual.parameters()], "lr": cfg.lr_encoder},
             {"params": clf.head.parameters(), "lr": cfg.lr_head},
@@ -58,12 +59,10 @@ class SourceFineTune(Method):
                 x, y = ctx.to_device(x), ctx.to_device(y)
                 with ctx.autocast():
                     loss = F.cross_entropy(clf(x), y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                ctx.step(loss, opt)
                 sched.step()
                 step += 1
-                ctx.log_metrics({"train/loss": loss.item()}, step)
+                ctx.log_metrics({"train/loss": loss.detach()}, step)
         return clf
 
 
