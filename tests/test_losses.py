@@ -99,3 +99,16 @@ def test_clipdiv_language_guided_pseudo_labels():
     pseudo, mask = language_guided_pseudo_labels(t([0.2, 0.8]), t([0.9, 0.1]), tau=0.5)  # fused [.55, .45]
     assert pseudo.tolist() == [0] and mask.tolist() == [1.0]
     assert language_guided_pseudo_labels(t([0.2, 0.8]), t([0.9, 0.1]), tau=0.6)[1].tolist() == [0.0]
+
+
+def test_supcon_on_four_embeddings():
+    from udabench_plugins.methods.losses.supcon import supervised_contrastive_loss
+
+    # v1 = v2 = e1 (class 0), v3 = v4 = e2 (class 1), τ = 1: each anchor sees its positive at
+    # similarity 1 and two negatives at 0, so every term is -log(e / (e + 2)).
+    v = t([1, 0], [1, 0], [0, 1], [0, 1])
+    expected = -math.log(math.e / (math.e + 2))
+    assert supervised_contrastive_loss(v, torch.tensor([0, 0, 1, 1]), 1.0).item() == pytest.approx(expected, abs=1e-6)
+    # Swapping the labels of v2 and v3 makes each positive orthogonal: -log(1 / (e + 2)).
+    swapped = supervised_contrastive_loss(v, torch.tensor([0, 1, 0, 1]), 1.0).item()
+    assert swapped == pytest.approx(-math.log(1 / (math.e + 2)), abs=1e-6)

@@ -4,7 +4,8 @@ labeled source (METHODS.md decisions table; CLIP's linear-probe protocol).
 Features are L2-normalised image embeddings (eval preprocessing, no
 augmentation). The inverse regularisation strength C is chosen by accuracy on a
 stratified hold-out of the *source* (never the target), then the model is refit
-on the whole source with that C, with scikit-learn's L-BFGS solver.
+on the whole source with that C, with scikit-learn's L-BFGS solver. With too few images
+for a hold-out (a 1-shot probe), C is chosen on the fitting images themselves.
 """
 
 from __future__ import annotations
@@ -25,14 +26,17 @@ class LinearProbe(Method):
     )
 
     def adapt(self, ctx, backbone, data):
+        import numpy as np
         import torch
 
         from udabench import FeatureClassifier, extract_features, stratified_split
 
-        feats, labels = extract_features(backbone, data.source, ctx, desc="source features")
+        feats, labels = extract_features(backbone, self.training_images(data), ctx, desc="features")
         x = feats.numpy()
         fit_idx, val_idx = stratified_split(labels, 1 - self.config.holdout, ctx.seed)
         scores = {}
+        if len(val_idx) == 0 or len(np.unique(labels[fit_idx])) < 2:  # too few images to hold any out
+            fit_idx, val_idx = np.arange(len(labels)), np.arange(len(labels))
         for c in self.config.c_values:
             clf = self._fit(x[fit_idx], labels[fit_idx], c, ctx.seed, data.num_classes)
             scores[c] = float((clf.predict(x[val_idx]) == labels[val_idx]).mean())
@@ -47,6 +51,10 @@ class LinearProbe(Method):
             head.weight.copy_(torch.from_numpy(coef))
             head.bias.copy_(torch.from_numpy(intercept))
         return FeatureClassifier(backbone, head.to(backbone.device))
+
+    def training_images(self, data):
+        """The labeled images the probe is fitted on: the source (the few-shot variant: the shots)."""
+        return data.source
 
     def _fit(self, x, y, c, seed, num_classes):
         from sklearn.linear_model import LogisticRegression
