@@ -126,3 +126,18 @@ def test_the_same_seed_gives_the_same_metrics(toy_backbone, method, overrides):
     a, b = once(0), once(0)
     assert a.metrics["top1"] == b.metrics["top1"]
     assert np.array_equal(a.confusion, b.confusion)
+
+
+def test_reclip_gets_no_source_and_dac_exactly_k_per_class():
+    from udabench.registry import get_registry
+
+    reg = get_registry()
+    reclip, dac = reg.method("reclip"), reg.method("dac")
+    data, _ = build_adapt_data(reclip, resolve("reclip", reclip.hparams), Digits(), TASK, seed=0)
+    assert data.source is None and data.shots is None and data.source_domain is None
+    assert isinstance(data.target, TargetView) and len(data.target) == 1198
+    cfg = resolve("dac", dac.hparams, set_overrides={"shots": 16})
+    data, evaluation = build_adapt_data(dac, cfg, TransductiveDigits(), TASK, seed=2)
+    assert data.source is None and data.target is None
+    assert len(data.shots) == 16 * 10 and evaluation.excluded == 160
+    assert len(evaluation.images) == 1797 - 160

@@ -24,13 +24,15 @@ def text_span_projection(text_embeddings: torch.Tensor, cut_dim: int = 768) -> t
     return kept @ kept.T
 
 
-def knn_affinity(nodes: torch.Tensor, k: int = 20, chunk: int = 4096) -> torch.Tensor:
+def knn_affinity(nodes: torch.Tensor, k: int = 20, chunk: int | None = None) -> torch.Tensor:
     """Sparse A_k: per row, the k largest of A = (Z Zᵀ + 1) / 2 off the diagonal, Z = normalize(nodes). [§3.3 step 2]
 
-    Rows are processed ``chunk`` at a time, so no dense n x n matrix is ever built.
+    Rows are processed ``chunk`` at a time (by default, as many as keep one block of
+    similarities near 256 MB), so no dense n x n matrix is ever built.
     """
     z = F.normalize(nodes.float(), dim=-1)
     n = z.shape[0]
+    chunk = chunk or max(64, 2**26 // n)
     k = min(k, n - 1)
     rows, cols, vals = [], [], []
     for start in range(0, n, chunk):
