@@ -143,9 +143,16 @@ def test_printed_is_dark_ink_on_light_paper(rendered):
 
 
 def test_blended_background_is_textured_photo(rendered):
-    blended_spread = _corners(rendered["blended"][0]).std(axis=1).mean()
-    printed_spread = _corners(rendered["printed"][0]).std(axis=1).mean()
-    assert blended_spread > 3 * printed_spread
+    spread = {name: _corners(images).std(axis=1).mean() for name, (images, _) in rendered.items()}
+    assert all(spread["blended"] > 2 * value for name, value in spread.items() if name != "blended")
+
+
+def test_blended_glyph_is_brighter_than_its_dark_photo(rendered):
+    images, _ = rendered["blended"]
+    background = _corners(images).mean(axis=(1, 2))
+    brightest = np.percentile(images.reshape(len(images), -1).astype(float), 99, axis=1)
+    assert np.median(background) < 60
+    assert np.mean(brightest > background + 60) > 0.95
 
 
 @pytest.mark.parametrize("name", ["sevenseg", "dotmatrix"])
