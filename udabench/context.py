@@ -98,6 +98,10 @@ class RunContext:
             worker_init_fn=_seed_worker if self.workers > 0 else None,
         )
 
+    def paired(self, source_loader, target_loader) -> "PairedLoader":
+        """Iterate (source batch, target batch) pairs: the UDA training step (see PairedLoader)."""
+        return PairedLoader(source_loader, target_loader, self.meter)
+
     def progress(self, iterable: Iterable, desc: str = "", total: int | None = None, leave: bool = False):
         from tqdm.auto import tqdm
 
@@ -108,3 +112,26 @@ class RunContext:
         import torch
 
         return tensor.to(self.device, non_blocking=torch.device(self.device).type == "cuda")
+
+
+class PairedLoader:
+    """Each source batch with the next target batch; the target loader restarts whenever it
+    runs out, and keeps its place across epochs. One epoch is one pass over the source
+    (Dassl's ``COUNT_ITER = "train_x"``). Both batches count in the throughput meter."""
+
+    def __init__(self, source, target, meter: ThroughputMeter):
+        self.source, self.target, self.meter = source, target, meter
+        self._target_batches = None
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __iter__(self):
+        for source_batch in self.meter.iterate(self.source):
+            try:
+                target_batch = next(self._target_batches)
+            except (StopIteration, TypeError):  # exhausted, or not started
+                self._target_batches = iter(self.target)
+                target_batch = next(self._target_batches)
+            self.meter.add(len(target_batch[0]))
+            yield source_batch, target_batch

@@ -89,7 +89,7 @@ class ClipDiv(Method):
                                 weight_decay=cfg.weight_decay)
         total = (cfg.epochs + cfg.self_train_epochs) * len(src)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total))
-        step, tgt_iter = 0, iter(tgt)
+        batches, step = ctx.paired(src, tgt), 0
         q_target = None  # CLIP's target-specific distribution per target image: fixed, computed once
         for epoch in ctx.progress(range(cfg.epochs + cfg.self_train_epochs), desc="clipdiv epochs"):
             stage2 = epoch >= cfg.epochs
@@ -99,13 +99,7 @@ class ClipDiv(Method):
                 pseudo, mask = self._pseudo_labels(ctx, student, backbone, data, q_target)
                 ctx.log_metrics({"train/pseudo_kept": mask.mean().item()}, step)
             student.train()
-            for xs, ys in ctx.meter.iterate(src):
-                try:
-                    xt, it = next(tgt_iter)
-                except StopIteration:
-                    tgt_iter = iter(tgt)
-                    xt, it = next(tgt_iter)
-                ctx.meter.add(len(xt))
+            for (xs, ys), (xt, it) in batches:
                 xs, ys, xt = ctx.to_device(xs), ctx.to_device(ys), ctx.to_device(xt)
                 with ctx.autocast():
                     z_s, z_t = student(xs), student(xt)

@@ -114,17 +114,11 @@ class DAPL(Method):
                          drop_last=len(data.target) > cfg.batch_size, persistent=True)
         opt = torch.optim.SGD(learner.learned_parameters(), lr=cfg.lr, momentum=cfg.momentum,
                               weight_decay=cfg.weight_decay)
-        step, tgt_iter = 0, iter(tgt)
+        batches, step = ctx.paired(src, tgt), 0
         for epoch in ctx.progress(range(cfg.epochs), desc=f"{self.name} epochs"):
-            for xs, ys in ctx.meter.iterate(src):
-                try:
-                    xt, _ = next(tgt_iter)
-                except StopIteration:
-                    tgt_iter = iter(tgt)
-                    xt, _ = next(tgt_iter)
-                ctx.meter.add(len(xt))
+            for (xs, ys), (xt, _) in batches:
                 for group in opt.param_groups:
-                    group["lr"] = dapl_lr(step, len(src), cfg)
+                    group["lr"] = dapl_lr(step, len(batches), cfg)
                 xs, ys, xt = ctx.to_device(xs), ctx.to_device(ys), ctx.to_device(xt)
                 with ctx.autocast():
                     with torch.no_grad():
