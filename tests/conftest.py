@@ -104,3 +104,17 @@ def toy_backbone():
     from udabench import load_backbone
 
     return load_backbone("toyclip")
+
+
+@pytest.fixture(scope="session")
+def backbone_spec(tmp_path_factory) -> str:
+    """A random-weight toyclip checkpoint (fp16 safetensors, like the shipped one): for tests of
+    plumbing that must not depend on what the shipped weights can do."""
+    from safetensors.torch import save_file
+
+    from udabench_plugins.backbones.toyclip.model import build_model
+
+    path = tmp_path_factory.mktemp("toyclip") / "random.safetensors"
+    model = build_model()
+    save_file({k: v.half().contiguous() for k, v in model.state_dict().items()}, str(path))
+    return f"toyclip:{path}"

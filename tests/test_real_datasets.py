@@ -36,19 +36,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::udabench_plugins.datasets._fold
 
 
 # -- fixtures and tree builders ------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def backbone_spec(tmp_path_factory) -> str:
-    """A random-weight toyclip checkpoint (fp16 safetensors, like the shipped one)."""
-    from safetensors.torch import save_file
-
-    from udabench_plugins.backbones.toyclip.model import build_model
-
-    path = tmp_path_factory.mktemp("toyclip") / "random.safetensors"
-    model = build_model()
-    save_file({k: v.half().contiguous() for k, v in model.state_dict().items()}, str(path))
-    return f"toyclip:{path}"
-
-
 def seed_of(*parts) -> int:
     return zlib.crc32(repr(parts).encode())
 

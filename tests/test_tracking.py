@@ -33,19 +33,6 @@ FAILING = "test-failing"
 
 
 # -- fixtures ----------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def backbone_spec(tmp_path_factory) -> str:
-    """A random-weight toyclip checkpoint (fp16 safetensors, like the shipped one)."""
-    from safetensors.torch import save_file
-
-    from udabench_plugins.backbones.toyclip.model import build_model
-
-    path = tmp_path_factory.mktemp("toyclip") / "random.safetensors"
-    m = build_model()
-    save_file({k: v.half().contiguous() for k, v in m.state_dict().items()}, str(path))
-    return f"toyclip:{path}"
-
-
 def _request(method: str, uri: str, spec: str, seeds=(0,), **kw) -> RunRequest:
     return RunRequest(method=method, dataset=DATASET, tasks=[TASK], seeds=list(seeds) if seeds else None,
                       backbone=spec, tracking_uri=uri, progress=False, device="cpu", **kw)
