@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tracking-uri", default=None,
                      help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
     run.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
+    run.add_argument("--skip-bad-images", action="store_true",
+                     help="check every image file a run reads first (PIL verify, and a decode but for PNG) "
+                          "and leave out the unreadable ones, counted in the MLflow tag "
+                          "udabench.skipped_bad_images; default: an unreadable image fails the run")
 
     sub.add_parser("list", help="list methods, datasets and backbones, and where each comes from")
 
@@ -100,7 +104,8 @@ def cmd_run(args) -> int:
                      backbone=args.backbone, root=args.root, config_file=args.config_file,
                      set_pairs=parse_set_pairs(args.set_pairs), device=args.device,
                      precision=args.precision, eval_batch_size=args.eval_batch_size, workers=args.workers,
-                     tracking_uri=args.tracking_uri, progress=args.progress and sys.stderr.isatty())
+                     tracking_uri=args.tracking_uri, progress=args.progress and sys.stderr.isatty(),
+                     skip_bad_images=args.skip_bad_images)
     records = execute(req)
     from .leaderboard import render
     from .registry import get_registry

@@ -88,6 +88,40 @@ class ImageList:
     def dataset(self, transform: Callable) -> "LabeledImages":
         return LabeledImages(self.source, self.labels, transform)
 
+    def without_unreadable(self) -> tuple["ImageList", list[str]]:
+        """This list without the image files PIL cannot read, and the paths of those dropped.
+
+        Each file is opened and ``verify()``-ed; every format but PNG (whose ``verify`` checks
+        the CRC of every chunk) is also decoded, JPEG at 1/8 scale (``draft``): a truncated JPEG
+        with its header intact passes ``verify`` and fails only when decoded. In-memory arrays
+        need no check. The result is kept on the list (plugins cache their lists), so a command's
+        runs check each split once.
+        """
+        if self.source.paths is None:
+            return self, []
+        cached = self.__dict__.get("_without_unreadable")
+        if cached is None:
+            bad = [i for i, path in enumerate(self.source.paths) if not _readable(path)]
+            keep = np.setdiff1d(np.arange(len(self)), bad)
+            cached = (self.subset(keep) if bad else self, [self.source.paths[i] for i in bad])
+            self.__dict__["_without_unreadable"] = cached  # frozen dataclass: a cache, not a field
+        return cached
+
+
+def _readable(path: str) -> bool:
+    """Whether PIL can open, verify and (but for PNG) decode the file (see ImageList.without_unreadable)."""
+    try:
+        with Image.open(path) as img:
+            fmt = img.format
+            img.verify()
+        if fmt != "PNG":
+            with Image.open(path) as img:
+                img.draft("RGB", (1, 1))  # JPEG: decode at the smallest scale; other formats: no-op
+                img.load()
+        return True
+    except Exception:
+        return False
+
 
 class TargetView:
     """A target domain as an adaptation method may see it: images, no labels.

@@ -22,7 +22,7 @@ from .config import Config
 from .context import RunContext, seed_everything
 from .data import ImageList, TargetView, sample_shots
 from .dataset import Dataset, Task
-from .errors import PluginError
+from .errors import DataError, PluginError
 from .measure import PeakMemory, ThroughputMeter, timed
 from .method import AdaptData, Method
 from .metrics import summarize
@@ -35,11 +35,29 @@ class EvalSet:
 
     images: ImageList
     excluded: int = 0  # few-shot support images removed from a transductive evaluation set
+    skipped: list[str] = field(default_factory=list)  # unreadable image files dropped (skip_bad_images)
 
 
 def build_adapt_data(method_cls: type[Method], config: Config, dataset: Dataset, task: Task,
-                     seed: int) -> tuple[AdaptData, EvalSet]:
-    """Hand the method exactly what its setting allows; keep the evaluation set for ourselves."""
+                     seed: int, skip_bad_images: bool = False) -> tuple[AdaptData, EvalSet]:
+    """Hand the method exactly what its setting allows; keep the evaluation set for ourselves.
+
+    ``skip_bad_images``: drop the image files PIL cannot read from every list the run reads
+    (``ImageList.without_unreadable``), recording their paths in ``EvalSet.skipped``; by
+    default nothing is checked and an unreadable image fails the run when it is loaded."""
+    skipped: dict[str, None] = {}  # ordered and without repeats (a transductive split is read twice)
+
+    def load(domain: str, split: str) -> ImageList:
+        images = dataset.load(domain, split)
+        if not skip_bad_images:
+            return images
+        kept, bad = images.without_unreadable()
+        skipped.update(dict.fromkeys(bad))
+        if len(images) and not len(kept):
+            raise DataError(f"{dataset.name}: every image of {domain}/{split} is unreadable "
+                            f"({len(bad)} files, e.g. {bad[0]})")
+        return kept
+
     setting = Setting(method_cls.setting)
     wants_source, wants_target, wants_shots = DATA_RULES[setting]
     data = AdaptData(
@@ -49,23 +67,36 @@ def build_adapt_data(method_cls: type[Method], config: Config, dataset: Dataset,
         domain_prompt_names={d: dataset.domain_prompt_name(d) for d in dataset.domains},
         hflip_ok=dataset.hflip_ok,
     )
-    evaluation = dataset.load(task.target, dataset.eval_split)
+    evaluation = load(task.target, dataset.eval_split)
     excluded = 0
     if wants_source:
-        data.source = dataset.load(task.source, dataset.train_split)
+        data.source = load(task.source, dataset.train_split)
     if wants_target:
-        adapt = dataset.load(task.target, dataset.adapt_split)
+        adapt = load(task.target, dataset.adapt_split)
         data.target = TargetView(adapt.source, task.target, seed)  # the pixels only: labels stay here
     if wants_shots:
         if "shots" not in config:
             raise PluginError(f"few-shot method {method_cls.name!r} must declare a `shots` hyperparameter")
-        pool = dataset.load(task.target, dataset.adapt_split)
+        pool = load(task.target, dataset.adapt_split)
         picked = sample_shots(pool.labels, int(config["shots"]), len(dataset.classes), seed)
         data.shots = pool.subset(picked)
         if dataset.adapt_split == dataset.eval_split:  # transductive: the shots are never scored
             keep = np.setdiff1d(np.arange(len(evaluation)), picked)
             evaluation, excluded = evaluation.subset(keep), len(picked)
-    return data, EvalSet(evaluation, excluded)
+    return data, EvalSet(evaluation, excluded, list(skipped))
+
+
+#: Run tags of ``--skip-bad-images``: how many image files were dropped, and the first few paths.
+SKIPPED_TAG = "udabench.skipped_bad_images"
+SKIPPED_EXAMPLES_TAG = "udabench.skipped_bad_images_examples"  # up to SKIPPED_EXAMPLES paths, one a line
+SKIPPED_EXAMPLES = 5
+
+
+def skipped_tags(skipped: list[str]) -> dict[str, str]:
+    tags = {SKIPPED_TAG: str(len(skipped))}
+    if skipped:
+        tags[SKIPPED_EXAMPLES_TAG] = "\n".join(skipped[:SKIPPED_EXAMPLES])
+    return tags
 
 
 @dataclass
@@ -118,13 +149,14 @@ class RunResult:
 
 def run_task(method_cls: type[Method], config: Config, dataset: Dataset, task: Task, seed: int,
              backbone: ClipBackbone, ctx: RunContext,
-             on_adapted: Callable[[dict], None] | None = None) -> RunResult:
+             on_adapted: Callable[[dict], None] | None = None, skip_bad_images: bool = False) -> RunResult:
     """Build the data, adapt, evaluate. ``on_adapted`` receives the adaptation metrics as soon
-    as they exist, so they are recorded even if evaluation then fails."""
+    as they exist, so they are recorded even if evaluation then fails. ``skip_bad_images``: see
+    ``build_adapt_data``; the count and the first paths skipped become run tags."""
     t0 = time.perf_counter()
     seed_everything(seed)
     with PeakMemory(ctx.device) as memory:
-        data, evaluation = build_adapt_data(method_cls, config, dataset, task, seed)
+        data, evaluation = build_adapt_data(method_cls, config, dataset, task, seed, skip_bad_images)
         model = backbone.fresh_copy()
         method = method_cls(config)
         with timed(ctx.meter):
@@ -139,4 +171,6 @@ def run_task(method_cls: type[Method], config: Config, dataset: Dataset, task: T
         result = evaluate(classifier, evaluation, backbone, ctx)  # our preprocessing, not the method's copy
     metrics = {**adapt_metrics, **result.metrics, "peak_mem_mb": memory.mb, "wall_s": time.perf_counter() - t0}
     tags = {"udabench.eval_excluded_shots": str(evaluation.excluded)} if evaluation.excluded else {}
+    if skip_bad_images:
+        tags.update(skipped_tags(evaluation.skipped))
     return RunResult(metrics, result.per_class, result.confusion, tuple(dataset.classes), config, tags)

@@ -18,7 +18,7 @@ from .context import PRECISIONS, RunContext
 from .dataset import Dataset, Task, cache_root
 from .errors import ConfigError, PluginError, UdabenchError
 from .measure import ThroughputMeter
-from .protocol import RunResult, run_task
+from .protocol import SKIPPED_EXAMPLES_TAG, SKIPPED_TAG, RunResult, run_task
 from .registry import get_registry, load_backbone
 from .tracking import TAG_KIND, Tracker, confusion_figure
 
@@ -43,6 +43,7 @@ class RunRequest:
     workers: int = 0
     tracking_uri: str | None = None
     progress: bool = True
+    skip_bad_images: bool = False  # drop unreadable image files (counted, tagged) instead of failing
 
 
 @dataclass
@@ -146,7 +147,12 @@ def _run_one(tracker, parent, common, method_cls, config, dataset, task, seed, b
                          cache_dir=cache_root(), meter=ThroughputMeter(device),
                          log_metrics=method_metric_logger(run))
         result = run_task(method_cls, config, dataset, task, seed, backbone, ctx,
-                          on_adapted=lambda m: run.log_metrics(m))
+                          on_adapted=lambda m: run.log_metrics(m), skip_bad_images=req.skip_bad_images)
+        skipped = int(result.extra_tags.get(SKIPPED_TAG, 0))
+        if skipped:
+            examples = result.extra_tags[SKIPPED_EXAMPLES_TAG].split("\n")
+            echo(f"  warning: {task.name} seed {seed}: skipped {skipped} unreadable image(s) "
+                 f"(--skip-bad-images), e.g. {', '.join(examples[:2])}")
         run.log_metrics({k: v for k, v in result.metrics.items() if not k.startswith("adapt")})
         run.set_tags(result.extra_tags)
         run.log_text(per_class_csv(result), "per_class_accuracy.csv")
