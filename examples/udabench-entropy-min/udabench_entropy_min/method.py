@@ -27,13 +27,8 @@ def train_norms_only(module):
     import torch
 
     module.requires_grad_(False)
-    params = []
-    for m in module.modules():
-        if isinstance(m, (torch.nn.LayerNorm, torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-            for p in m.parameters():
-                p.requires_grad_(True)
-                params.append(p)
-    return params
+    norms = [m for m in module.modules() if isinstance(m, (torch.nn.LayerNorm, torch.nn.BatchNorm2d))]
+    return [p.requires_grad_(True) for m in norms for p in m.parameters()]
 
 
 class EntropyMin(Method):
@@ -52,19 +47,17 @@ class EntropyMin(Method):
         from udabench import FeatureClassifier, text_head
 
         weights = backbone.text_classifier(data.prompt_names, data.templates)
-        classifier = FeatureClassifier(backbone, text_head(weights))
-        classifier.requires_grad_(False)  # the text tower and the head stay fixed
+        classifier = FeatureClassifier(backbone, text_head(weights)).requires_grad_(False)  # all fixed...
+        # ... but the image encoder's norm layers
         opt = torch.optim.SGD(train_norms_only(backbone.model.visual), lr=self.config.lr)
         loader = ctx.loader(data.target.dataset(backbone.preprocess), self.config.batch_size, shuffle=True)
         classifier.train()  # Tent: BatchNorm (if any) normalises with the batch's statistics
-        step = 0
-        for _ in ctx.progress(range(self.config.epochs), desc="entropy-min epochs"):
-            for x, _ in ctx.meter.iterate(loader):
+        for epoch in ctx.progress(range(self.config.epochs), desc="entropy-min epochs"):
+            for i, (x, _) in enumerate(ctx.meter.iterate(loader)):
                 with ctx.autocast():
                     loss = entropy(classifier(ctx.to_device(x)))
                 ctx.step(loss, opt)
-                step += 1
-                ctx.log_metrics({"train/entropy": loss.item()}, step)
+                ctx.log_metrics({"train/entropy": loss.item()}, epoch * len(loader) + i)
         return classifier  # the protocol puts it in eval mode and evaluates it
 
 
