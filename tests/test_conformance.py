@@ -7,7 +7,7 @@ import torch
 
 from udabench import FeatureClassifier, HParam, Method, Setting, text_head
 from udabench.registry import get_registry
-from udabench.testing import ConformanceError, check_dataset, check_method
+from udabench.testing import ConformanceError, check_backbone, check_dataset, check_method
 
 # Short schedules: the kit checks the contract, not accuracy.
 FAST = {
@@ -29,6 +29,44 @@ def test_builtin_methods_conform(toy_backbone, name):
 
 def test_builtin_digits_dataset_conforms():
     check_dataset(get_registry().dataset("digits"))
+
+
+def test_every_builtin_dataset_is_covered():
+    from test_real_datasets import E2E
+
+    assert set(get_registry().datasets) == {"digits"} | {name for name, _, _ in E2E}
+
+
+@pytest.mark.parametrize("name", ["office31", "officehome", "officehome-tllib", "visda2017", "domainnet",
+                                  "minidomainnet"])
+@pytest.mark.filterwarnings("ignore::udabench_plugins.datasets._folders.CountMismatchWarning")
+def test_builtin_real_datasets_conform_on_their_real_layouts(tmp_path, name):
+    from test_real_datasets import E2E
+
+    build = {n: b for n, b, _ in E2E}[name]
+    check_dataset(get_registry().dataset(name), root=build(tmp_path))
+
+
+def test_builtin_backbones_conform(tiny_vit_spec):
+    check_backbone(get_registry().backbones["toyclip"])
+    check_backbone(get_registry().backbones["openclip"], tiny_vit_spec)
+
+
+@pytest.fixture(scope="module")
+def tiny_vit_spec(tmp_path_factory) -> str:
+    """A random-weight open_clip ViT, saved as a user's own checkpoint would be."""
+    import json
+
+    import open_clip
+    from safetensors.torch import save_file
+
+    d = tmp_path_factory.mktemp("vit")
+    cfg = {"embed_dim": 32, "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 8, "head_width": 32},
+           "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2}}
+    (d / "kit-vit.json").write_text(json.dumps(cfg))
+    open_clip.add_model_config(d / "kit-vit.json")
+    save_file(open_clip.create_model("kit-vit").state_dict(), str(d / "w.safetensors"))
+    return f"kit-vit:{d / 'w.safetensors'}"
 
 
 def zero_shot(backbone, data):

@@ -164,3 +164,37 @@ def check_dataset(dataset_cls, root=None, images: int = 4) -> None:
             img = got.source.load(i)
             if img.mode != "RGB":
                 raise ConformanceError(plugin, "RGB images", f"{where} image {i} is {img.mode}")
+
+
+def check_backbone(backbone_cls, spec: str | None = None) -> None:
+    """Load ``spec`` (default: the plugin's name) and check what a method relies on: the
+    preprocessing gives (3, S, S) tensors, image and text embeddings share one width, and the
+    prompt-ensemble classifier has unit rows."""
+    import torch
+    from PIL import Image
+
+    from .backbone import ClipBackbone
+    from .contract import validate_plugin_class
+
+    plugin = f"backbone {getattr(backbone_cls, 'name', backbone_cls)!r}"
+    try:
+        validate_plugin_class("backbone", backbone_cls, plugin="(under test)")
+    except PluginError as exc:
+        raise ConformanceError(plugin, "declaration", str(exc)) from None
+    spec = spec or backbone_cls.name
+    if not backbone_cls.handles(spec):
+        raise ConformanceError(plugin, "handles its specs", f"handles({spec!r}) is False")
+    bb = backbone_cls().load(spec, device="cpu")
+    if not isinstance(bb, ClipBackbone):
+        raise ConformanceError(plugin, "load returns a ClipBackbone", f"got {type(bb).__name__}")
+    x = bb.preprocess(Image.new("RGB", (50, 37), (120, 30, 200)))
+    if tuple(x.shape) != (3, bb.image_size, bb.image_size):
+        raise ConformanceError(plugin, "preprocessing", f"gave {tuple(x.shape)} for image size {bb.image_size}")
+    with torch.no_grad():
+        img = bb.encode_image(x[None])
+        text = bb.text_classifier(("cat", "dog"), ("a photo of a {}.", "a {}."))
+    if img.shape[-1] != text.shape[-1] or img.shape[-1] != bb.embed_dim:
+        raise ConformanceError(plugin, "one embedding width",
+                               f"image {img.shape[-1]}, text {text.shape[-1]}, embed_dim {bb.embed_dim}")
+    if not torch.allclose(text.norm(dim=-1), torch.ones(2), atol=1e-4):
+        raise ConformanceError(plugin, "normalised text classifier", f"row norms {text.norm(dim=-1).tolist()}")
