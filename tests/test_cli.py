@@ -55,3 +55,11 @@ def test_list_names_every_builtin(capsys):
 def test_leaderboard_of_an_empty_store_says_what_to_run(mlflow_uri, capsys):
     assert main(["leaderboard", "--dataset", "digits", "--tracking-uri", mlflow_uri]) == 0
     assert "udabench run --method zeroshot --dataset digits" in capsys.readouterr().err
+
+
+def test_list_imports_no_torch_either():
+    probe = PROBE.replace('main(["--help"])', 'main(["list"])')
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert "zeroshot" in out.stdout
+    heavy = next(l for l in out.stdout.splitlines() if l.startswith("HEAVY"))
+    assert "torch" not in heavy and "mlflow" not in heavy

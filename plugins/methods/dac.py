@@ -51,6 +51,7 @@ class DAC(Method):
 
         from udabench import LOGIT_SCALE
 
+        from .heads import CacheClassifier
         from .losses.supcon import supervised_contrastive_loss
 
         cfg = self.config
@@ -103,36 +104,6 @@ def support_features(ctx, backbone, shots, views: int, transform):
                 out.append(F.normalize(backbone.encode_image(ctx.to_device(x)).float(), dim=-1).cpu())
                 ys.append(y)
     return torch.cat(out), torch.cat(ys)
-
-
-def _module():
-    import torch
-
-    return torch.nn.Module
-
-
-class CacheClassifier(_module()):
-    """logits = 100 · v · t'ᵀ + α · exp(−β(1 − normalize(g(v)) · K'ᵀ)) · L."""
-
-    def __init__(self, backbone, adapter, classes, keys, values, alpha: float, beta: float):
-        super().__init__()
-        self.model, self.adapter = backbone.model, adapter
-        self.register_buffer("classes", classes)
-        self.register_buffer("keys", keys)
-        self.register_buffer("values", values)
-        self.alpha, self.beta = alpha, beta
-
-    def forward(self, x):
-        import torch
-        import torch.nn.functional as F
-
-        from udabench import LOGIT_SCALE
-
-        v = F.normalize(self.model.encode_image(x).float(), dim=-1)
-        with torch.autocast(device_type=v.device.type, enabled=False):
-            affinity = F.normalize(self.adapter(v), dim=-1) @ self.keys.T
-            cache = torch.exp(-self.beta * (1 - affinity)) @ self.values
-            return LOGIT_SCALE * v @ self.classes.T + self.alpha * cache
 
 
 class FewShotProbe(LinearProbe):

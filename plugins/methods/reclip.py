@@ -52,6 +52,7 @@ class ReClip(Method):
 
         from udabench import LOGIT_SCALE
 
+        from .heads import ReClipClassifier
         from .reclip_graph import class_centroids, label_propagation, text_span_projection
 
         cfg = self.config
@@ -149,31 +150,6 @@ def masked_mean(ce, mask, one_over_b: bool):
     """Σ(CE·m)/Σm; with ``one_over_b`` the official code's mean(CE·m)/Σm. [§3.4]"""
     total = (ce * mask).mean() if one_over_b else (ce * mask).sum()
     return total / mask.sum().clamp(min=1.0)
-
-
-def _classifier_base():
-    import torch
-
-    return torch.nn.Module
-
-
-class ReClipClassifier(_classifier_base()):
-    """½(logits_T + logits_V)."""
-
-    def __init__(self, v_model, t_model, w_v, w_t):
-        super().__init__()
-        self.v_model, self.t_model = v_model, t_model
-        self.register_buffer("w_v", w_v)
-        self.register_buffer("w_t", w_t)
-
-    def forward(self, x):
-        import torch.nn.functional as F
-
-        from udabench import LOGIT_SCALE
-
-        fv = F.normalize(self.v_model.encode_image(x).float(), dim=-1)
-        ft = F.normalize(self.t_model.encode_image(x).float(), dim=-1)
-        return 0.5 * LOGIT_SCALE * (fv @ self.w_v.T + ft @ self.w_t.T)
 
 
 @hookimpl
