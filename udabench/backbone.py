@@ -63,15 +63,17 @@ class ClipBackbone:
     def encode_text(self, texts: Sequence[str], normalize: bool = True) -> "torch.Tensor":
         return self.model.encode_text(self.tokenize(texts), normalize=normalize)
 
-    def text_classifier(self, class_names: Sequence[str], templates: Sequence[str]) -> "torch.Tensor":
+    def text_classifier(self, class_names: Sequence[str], templates: Sequence[str],
+                        cache: bool = True) -> "torch.Tensor":
         """The prompt-ensemble classifier (C, D): per class, embed every template, L2-normalise
         each, average, re-normalise (CLIP's recipe). Computed without gradients and cached
-        for this copy of the weights."""
+        for this copy of the weights; ``cache=False`` recomputes it, for a method that is
+        training the text encoder."""
         import torch
         import torch.nn.functional as F
 
         key = (tuple(class_names), tuple(templates))
-        if key not in self._text_cache:
+        if not cache or key not in self._text_cache:
             with torch.no_grad():
                 rows = []
                 for name in class_names:

@@ -56,7 +56,8 @@ class ReClip(Method):
         from .reclip_graph import class_centroids, label_propagation, text_span_projection
 
         cfg = self.config
-        v_model, t_model = backbone.model, backbone.fresh_copy().model
+        t_backbone = backbone.fresh_copy()
+        v_model, t_model = backbone.model, t_backbone.model
         v_params = trainable_norms(v_model.visual)
         t_params = trainable_norms(t_model.transformer) + list(t_model.ln_final.parameters())
         opt_v = torch.optim.SGD(v_params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
@@ -68,13 +69,7 @@ class ReClip(Method):
             with torch.set_grad_enabled(grad):
                 return F.normalize(t_model.encode_text(first_template).float(), dim=-1)
 
-        def ensemble(model):
-            with torch.no_grad():
-                rows = [F.normalize(F.normalize(model.encode_text(backbone.tokenize([t.format(c) for t in templates]))
-                                                .float(), dim=-1).mean(0), dim=-1) for c in names]
-            return torch.stack(rows)
-
-        w_init = ensemble(v_model)
+        w_init = backbone.text_classifier(names, templates)
         p_v = text_span_projection(w_init, cfg.cut_dim)
         w_v, w_t_full = w_init.clone(), w_init.clone()
         n = len(data.target)
@@ -111,7 +106,7 @@ class ReClip(Method):
                 ctx.log_metrics({"train/loss_v": loss_v.detach(), "train/loss_t": loss_t.detach(),
                                  "train/kept": m.mean()}, step)
             v_model.eval()
-            w_t_full = ensemble(t_model)
+            w_t_full = t_backbone.text_classifier(names, templates, cache=False)
         return ReClipClassifier(v_model, t_model, w_v, t_text(False))
 
     @staticmethod
