@@ -15,7 +15,7 @@ try:
     main(["--help"])
 except SystemExit:
     pass
-print("HEAVY", sorted(m for m in ("torch", "mlflow", "open_clip", "numpy") if m in sys.modules))
+print("HEAVY", sorted(m for m in ("torch", "mlflow", "open_clip", "numpy", "ray", "submitit") if m in sys.modules))
 print("SECONDS", time.perf_counter() - t0)
 """
 
@@ -63,3 +63,6 @@ def test_list_imports_no_torch_either():
     assert "zeroshot" in out.stdout
     heavy = next(l for l in out.stdout.splitlines() if l.startswith("HEAVY"))
     assert "torch" not in heavy and "mlflow" not in heavy
+    assert "ray" not in heavy and "submitit" not in heavy  # launcher plugins import their engines on launch
+    listed = {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
+    assert {"serial", "local", "submitit", "ray"} <= listed  # ... and are listed all the same

@@ -25,6 +25,8 @@ def test_every_builtin_method_is_covered():
 def test_builtin_methods_conform(toy_backbone, name):
     metrics = check_method(get_registry().method(name), backbone=toy_backbone, overrides=FAST[name])
     assert 0.0 <= metrics["top1"] <= 100.0
+    # every method that reads a batch or logs a metric was interrupted and run again
+    assert metrics["resume_checked"] == (name != "zeroshot")
 
 
 def test_builtin_digits_dataset_conforms():
@@ -113,6 +115,25 @@ class Random(Method):
         return FeatureClassifier(backbone, head)
 
 
+class LeaksOnInterrupt(Method):
+    """Deterministic run after run, but an interrupted run leaves its mark on the next one."""
+
+    name = "broken-resume"
+    setting = Setting.SOURCE_ONLY
+    _in_progress: list = []  # class-level: shared by every run in the process
+
+    def adapt(self, ctx, backbone, data):
+        self._in_progress.append(1)
+        favoured = len(self._in_progress) % len(data.classes)
+        for _ in ctx.meter.iterate(ctx.loader(data.source.dataset(backbone.preprocess), 16)):
+            pass
+        self._in_progress.clear()  # never reached when interrupted
+        head = text_head(backbone.text_classifier(data.prompt_names, data.templates), bias=True)
+        with torch.no_grad():
+            head.bias[favoured] = 1000.0
+        return FeatureClassifier(backbone, head)
+
+
 class BadSetting(Method):
     name = "broken-setting"
     setting = "semi-supervised"
@@ -129,6 +150,7 @@ class FewShotWithoutShots(Method):
     (WrongShape, "logits shape"),
     (OwnsTop1, "protocol-owned metrics"),
     (Random, "determinism"),
+    (LeaksOnInterrupt, "survives a resume"),
     (BadSetting, "declaration"),
     (FewShotWithoutShots, "declaration"),
 ])

@@ -112,3 +112,46 @@ def test_supcon_on_four_embeddings():
     # Swapping the labels of v2 and v3 makes each positive orthogonal: -log(1 / (e + 2)).
     swapped = supervised_contrastive_loss(v, torch.tensor([0, 1, 0, 1]), 1.0).item()
     assert swapped == pytest.approx(-math.log(1 / (math.e + 2)), abs=1e-6)
+
+
+def test_dac_cache_logits_by_hand():
+    from udabench_plugins.methods.heads import cache_logits
+
+    # v = e1; identity adapter; class embeddings t'0 = e1, t'1 = e2; keys: e1 (class 0), e2 (class 1).
+    # text: 100·[1, 0]; cache: exp(−β(1 − [1, 0])) · L = [1, e^−β]; α = 2, β = ln 2: [2, 1].
+    v = t([1, 0])
+    eye = torch.nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        eye.weight.copy_(torch.eye(2))
+    got = cache_logits(v, eye, t([1, 0], [0, 1]), t([1, 0], [0, 1]), torch.eye(2), alpha=2.0, beta=math.log(2))
+    assert got.tolist()[0] == pytest.approx([102.0, 1.0], abs=1e-5)
+
+
+def _dac(**overrides):
+    from udabench.config import resolve
+    from udabench_plugins.methods.dac import DAC
+
+    return DAC(resolve("dac", DAC.hparams, set_overrides={"epochs": 3, **overrides}))
+
+
+def test_dac_search_picks_the_cache_when_the_text_side_is_wrong():
+    """Class texts that lean by about 9 logits towards the wrong class. The cache sums over the 6
+    fitting shots of a class, so it outvotes them by about 6α: the default α = 1 misclassifies the
+    held-out shots, α ≥ 2 does not, and the search leaves the default. With one shot per class, or
+    no grid, the defaults stay."""
+    from udabench import RunContext
+
+    torch.manual_seed(0)
+    c, d, k = 4, 16, 8
+    centres = torch.nn.functional.normalize(torch.randn(c, d), dim=-1)
+    clean_labels = torch.arange(c).repeat_interleave(k)
+    clean = torch.nn.functional.normalize(centres[clean_labels] + 0.02 * torch.randn(c * k, d), dim=-1)
+    common = torch.nn.functional.normalize(torch.randn(d), dim=0)
+    text = torch.nn.functional.normalize(common + 0.1 * centres.roll(-1, 0), dim=-1)  # class i's text: i+1's images
+    ctx = RunContext(device="cpu", seed=0, show_progress=False)
+    dac = _dac(epochs=1, search_epochs=(1,), lr=0.0)  # nothing learnt: α and β alone decide
+    assert dac.search(ctx, clean, clean_labels, clean, clean_labels, text, c)[1] >= 2.0
+    one_shot = torch.arange(c)
+    assert dac.search(ctx, clean[:c], one_shot, clean[:c], one_shot, text, c) == (1, 1.0, 5.5)
+    assert _dac(epochs=1, search_alphas=()).search(ctx, clean, clean_labels, clean, clean_labels,
+                                                   text, c) == (1, 1.0, 5.5)

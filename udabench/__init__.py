@@ -19,10 +19,12 @@ _EXPORTS = {
     "HParam": "config", "Config": "config",
     "Setting": "settings",
     "ImageSource": "data", "ImageList": "data", "TargetView": "data", "stratified_split": "data",
-    "FeatureClassifier": "classifiers", "text_head": "classifiers", "extract_features": "features",
+    "FeatureClassifier": "classifiers", "FeatureHead": "classifiers", "text_head": "classifiers",
+    "extract_features": "features", "augmented_features": "features", "image_embeddings": "features",
     "RunContext": "context",
     "create_open_clip": "weights", "split_spec": "weights", "file_digest": "weights",
     "load_backbone": "registry",
+    "Launcher": "launcher", "LauncherError": "launcher", "require_extra": "launcher",
     "UdabenchError": "errors", "DataError": "errors", "ConfigError": "errors",
     "WeightsUnavailableError": "errors", "PluginError": "errors",
 }
@@ -31,14 +33,15 @@ __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .backbone import LOGIT_SCALE, Backbone, ClipBackbone
-    from .classifiers import FeatureClassifier, text_head
+    from .classifiers import FeatureClassifier, FeatureHead, text_head
     from .config import Config, HParam
     from .context import RunContext
     from .data import ImageList, ImageSource, TargetView, stratified_split
     from .dataset import Dataset, Task, cache_root
-    from .features import extract_features
+    from .features import augmented_features, extract_features, image_embeddings
     from .errors import ConfigError, DataError, PluginError, UdabenchError, WeightsUnavailableError
     from .hookspecs import PLUGIN_API_VERSION, hookimpl
+    from .launcher import Launcher, LauncherError, require_extra
     from .method import AdaptData, Method
     from .registry import load_backbone
     from .settings import Setting

@@ -7,6 +7,7 @@ import copy
 from typing import TYPE_CHECKING, Callable, ClassVar, Sequence
 
 from .errors import PluginError
+from .fast_paths import compile_like
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -30,6 +31,10 @@ class ClipBackbone:
         #: Identifies the weights (a file hash, or the pretrained tag): keys caches and run tags.
         self.weights_id = weights_id
         self._text_cache: dict = {}
+        #: The on-disk cache of frozen-encoder outputs (a ``FeatureCache``), or None: the runner
+        #: sets it unless ``--no-cache``. It is used only while the weights are the loaded ones.
+        self.feature_cache = None
+        self._origin: ClipBackbone | None = None  # the loaded backbone this one was copied from
 
     # -- geometry ------------------------------------------------------------------------------
     @property
@@ -73,14 +78,27 @@ class ClipBackbone:
         import torch.nn.functional as F
 
         key = (tuple(class_names), tuple(templates))
-        if not cache or key not in self._text_cache:
+        if cache and key in self._text_cache:
+            return self._text_cache[key]
+
+        def compute() -> dict:
             with torch.no_grad():
                 rows = []
                 for name in class_names:
                     emb = self.encode_text([t.format(name) for t in templates], normalize=True)
                     rows.append(F.normalize(emb.float().mean(0), dim=-1))
-                self._text_cache[key] = torch.stack(rows)
-        return self._text_cache[key]
+                return {"classifier": torch.stack(rows)}
+
+        if cache and self.feature_cache is not None and self.is_pristine("text"):
+            from .feature_cache import backbone_key
+
+            parts = {"kind": "text-classifier", **backbone_key(self), "names": list(class_names),
+                     "templates": list(templates)}
+            weights = self.feature_cache.fetch(parts, compute)["classifier"].to(self.device)
+        else:
+            weights = compute()["classifier"]
+        self._text_cache[key] = weights
+        return weights
 
     # -- transforms ----------------------------------------------------------------------------
     def train_transform(self, scale: tuple[float, float] = (0.08, 1.0), hflip: bool = True) -> Callable:
@@ -100,14 +118,54 @@ class ClipBackbone:
         """A deep copy of the weights (and an empty text cache) for one run."""
         clone = copy.copy(self)
         clone.model = copy.deepcopy(self.model)
+        compile_like(self.model, clone.model)
         clone.preprocess = copy.deepcopy(self.preprocess)
         clone._text_cache = {}
+        clone._origin = self._origin or self
         return clone
+
+    def is_pristine(self, tower: str = "visual") -> bool:
+        """Whether this copy's image tower (``"visual"``) or everything else (``"text"``) still
+        holds the loaded weights and buffers, bit for bit: what makes a cached output valid.
+        Compares against the backbone this one was copied from (a loaded backbone is its own
+        reference: the protocol never hands it to a method)."""
+        origin = self._origin
+        if origin is None or origin is self:
+            return True
+        return same_tower(self.model, origin.model, tower)
 
     def to(self, device) -> "ClipBackbone":
         self.model.to(device)
         self._text_cache = {}
         return self
+
+
+def same_tower(model, reference, tower: str = "visual") -> bool:
+    """Whether ``model``'s image tower (``"visual"``) or the rest (``"text"``) computes what
+    ``reference``'s does: the same parameters and buffers, bit for bit, on the same device,
+    and no forward hooks or patched ``forward`` on any of its modules."""
+    import torch
+
+    if model is reference:
+        return True
+    mine, theirs = _tower_state(model, tower), _tower_state(reference, tower)
+    if mine.keys() != theirs.keys():
+        return False
+    for k, a in mine.items():
+        b = theirs[k]
+        if a.device != b.device or a.shape != b.shape or a.dtype != b.dtype or not torch.equal(a, b):
+            return False
+    modules = model.visual.modules() if tower == "visual" else model.modules()
+    encode = "encode_image" if tower == "visual" else "encode_text"
+    return encode not in vars(model) and not any(
+        m._forward_hooks or m._forward_pre_hooks or "forward" in vars(m) for m in modules)
+
+
+def _tower_state(model, tower: str) -> dict:
+    """The parameters and buffers of the image tower, or of everything but it."""
+    state = {**dict(model.named_parameters()), **dict(model.named_buffers())}
+    visual = {k: v for k, v in state.items() if k.startswith("visual.")}
+    return visual if tower == "visual" else {k: v for k, v in state.items() if k not in visual}
 
 
 class Backbone:

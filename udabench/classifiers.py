@@ -3,13 +3,41 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .backbone import LOGIT_SCALE, ClipBackbone
+from .features import image_embeddings
 
 
-class FeatureClassifier(nn.Module):
+class FeatureHead(nn.Module):
+    """A classifier whose logits depend on an image only through its CLIP image embedding
+    ``normalize(model.encode_image(x))``: logits = logits_from_features(features(x)).
+
+    Subclasses implement :meth:`logits_from_features`. When the image tower is still the
+    loaded weights (nothing trained it), the protocol evaluates such a classifier on the
+    evaluation set's cached features instead of re-encoding the pixels; the logits are the
+    same either way. Override ``forward`` or ``features`` and it no longer does.
+    """
+
+    def __init__(self, backbone: ClipBackbone):
+        super().__init__()
+        self.model = backbone.model
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return image_embeddings(self.model, images)
+
+    def logits_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        f = self.features(images)
+        # The head runs in fp32 even under autocast: bf16 logits near 25 step by 0.125, which
+        # turns near-ties into ties that argmax settles by class index.
+        with torch.autocast(device_type=f.device.type, enabled=False):
+            return self.logits_from_features(f)
+
+
+class FeatureClassifier(FeatureHead):
     """logits = head( normalize( image_encoder(x) ) ).
 
     Zero-shot CLIP is the case head.weight = 100 * text classifier, no bias;
@@ -17,19 +45,11 @@ class FeatureClassifier(nn.Module):
     """
 
     def __init__(self, backbone: ClipBackbone, head: nn.Linear):
-        super().__init__()
-        self.model = backbone.model
+        super().__init__(backbone)
         self.head = head
 
-    def features(self, images: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.model.encode_image(images), dim=-1)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        f = self.features(images).float()
-        # The head runs in fp32 even under autocast: bf16 logits near 25 step by 0.125, which
-        # turns near-ties into ties that argmax settles by class index.
-        with torch.autocast(device_type=f.device.type, enabled=False):
-            return self.head(f)
+    def logits_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features)
 
 
 def text_head(text_classifier: torch.Tensor, scale: float = LOGIT_SCALE, bias: bool = False) -> nn.Linear:

@@ -18,6 +18,9 @@ EPILOG = """examples:
   udabench run --method source-ft --dataset digits --task printed2handwritten
   udabench list
   udabench leaderboard --dataset digits
+  udabench sweep sweep.yaml --dry-run
+  udabench sweep sweep.yaml --launcher local --launcher-set workers=4
+  udabench leaderboard --sweep digits-baselines
   udabench data info office31 --root ~/data
   mlflow ui --backend-store-uri sqlite:///mlflow.db
 """
@@ -56,15 +59,45 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tracking-uri", default=None,
                      help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
     run.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
+    run.add_argument("--no-cache", dest="cache", action="store_false",
+                     help="compute frozen-encoder features afresh and store none (default: read and write "
+                          "the feature cache under $UDABENCH_CACHE/features)")
+    run.add_argument("--compile", action="store_true",
+                     help="torch.compile the image tower (the first batches pay the compilation)")
+    run.add_argument("--channels-last", default="auto", choices=["auto", "on", "off"],
+                     help="NHWC memory format for the image tower (auto: on CUDA, for ResNet towers)")
     run.add_argument("--skip-bad-images", action="store_true",
                      help="check every image file a run reads first (PIL verify, and a decode but for PNG) "
                           "and leave out the unreadable ones, counted in the MLflow tag "
                           "udabench.skipped_bad_images; default: an unreadable image fails the run")
 
-    sub.add_parser("list", help="list methods, datasets and backbones, and where each comes from")
+    sub.add_parser("list", help="list methods, datasets, backbones and launchers, and where each comes from")
+
+    sw = sub.add_parser("sweep", help="run a sweep file's jobs, each one `udabench run`, with a launcher",
+                        description="Expand SWEEP.yaml (methods x datasets x tasks x seeds x backbones x "
+                                    "hyperparameter grid) into jobs and run those the tracking store has not "
+                                    "finished: running a sweep again resumes it.")
+    sw.add_argument("spec", metavar="SWEEP.yaml", help="the sweep file (see udabench/sweep_spec.py)")
+    sw.add_argument("--launcher", "-l", default=None,
+                    help="serial, local, submitit, ray, or a plugin's (see `udabench list`); default: the "
+                         "sweep file's launcher.name, else serial")
+    sw.add_argument("--launcher-set", dest="launcher_pairs", action="append", default=[], metavar="KEY=VALUE",
+                    help="a launcher option over the sweep file's, e.g. workers=4, partition=gpu, time=120, "
+                         "address=auto (repeatable)")
+    sw.add_argument("--dry-run", action="store_true",
+                    help="print the job table with what the store holds of each job, and run nothing")
+    sw.add_argument("--rerun-failed", action="store_true",
+                    help="run again the jobs whose last run FAILED (default: skip them, like finished ones)")
+    sw.add_argument("--force", action="store_true", help="run every job, even those that finished")
+    sw.add_argument("--root", default=None, help="data root (default: the sweep file's, $UDABENCH_DATA or ~/data)")
+    sw.add_argument("--tracking-uri", default=None,
+                    help="MLflow tracking URI (default: the sweep file's, $MLFLOW_TRACKING_URI or "
+                         "sqlite:///mlflow.db); a server (http://...) for parallel or remote launchers")
 
     lb = sub.add_parser("leaderboard", help="print the leaderboard of a dataset from MLflow")
-    lb.add_argument("--dataset", "-d", required=True)
+    lb.add_argument("--dataset", "-d", default=None, help="the dataset's leaderboard (every finished run)")
+    lb.add_argument("--sweep", default=None, metavar="NAME",
+                    help="one sweep's table instead: its jobs only, failed and missing ones counted")
     lb.add_argument("--format", default="simple", choices=["simple", "github", "latex", "csv", "plain"])
     lb.add_argument("--metric", default=None, choices=["top1", "mean_class_acc"],
                     help="default: the dataset's headline metric (mean_class_acc for VisDA)")
@@ -105,8 +138,13 @@ def cmd_run(args) -> int:
                      set_pairs=parse_set_pairs(args.set_pairs), device=args.device,
                      precision=args.precision, eval_batch_size=args.eval_batch_size, workers=args.workers,
                      tracking_uri=args.tracking_uri, progress=args.progress and sys.stderr.isatty(),
-                     skip_bad_images=args.skip_bad_images)
+                     skip_bad_images=args.skip_bad_images, cache=args.cache,
+                     channels_last=args.channels_last, compile=args.compile)
     records = execute(req)
+    from .distributed import DistributedInfo
+
+    if not DistributedInfo.from_env().is_main:
+        return 0  # under torchrun, rank 0 prints the table
     from .leaderboard import render
     from .registry import get_registry
     from .runner import summary_rows
@@ -139,6 +177,8 @@ def cmd_list(args) -> int:
     print("\nDatasets\n" + tabulate(rows, headers=["name", "domains", "tasks", "classes", "from"]))
     rows = [[n, reg.origin[("backbone", n)].origin, cls.summary] for n, cls in sorted(reg.backbones.items())]
     print("\nBackbones\n" + tabulate(rows, headers=["name", "from", "summary"]))
+    rows = [[n, reg.origin[("launcher", n)].origin, cls.summary] for n, cls in sorted(reg.launchers.items())]
+    print("\nLaunchers (udabench sweep)\n" + tabulate(rows, headers=["name", "from", "summary"]))
     failed = reg.failed()
     if failed:
         print("\nPlugins that failed to load (set UDABENCH_LOAD_PLUGINS to skip them)")
@@ -151,6 +191,12 @@ def cmd_leaderboard(args) -> int:
     from .registry import get_registry
     from .tracking import Tracker
 
+    if args.sweep:
+        from .sweep_report import sweep_leaderboard
+
+        return sweep_leaderboard(args.sweep, args.tracking_uri, args.metric, args.format)
+    if not args.dataset:
+        raise UdabenchError("leaderboard needs --dataset NAME (a dataset's table) or --sweep NAME (a sweep's)")
     dataset_cls = get_registry().dataset(args.dataset)
     metric = args.metric or dataset_cls.headline_metric
     runs = Tracker(args.tracking_uri).task_runs(dataset_cls.name)
@@ -165,6 +211,12 @@ def cmd_leaderboard(args) -> int:
         print(f"{dataset_cls.name}: {metric} (%), mean ± std over seeds; * = not all standard tasks run")
     print(render(header, rows, args.format))
     return 0
+
+
+def cmd_sweep(args) -> int:
+    from .sweep_command import sweep_command
+
+    return sweep_command(args)
 
 
 def cmd_data(args) -> int:
@@ -192,7 +244,8 @@ def _terminate_as_interrupt() -> None:
         pass
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "leaderboard": cmd_leaderboard, "data": cmd_data}
+COMMANDS = {"run": cmd_run, "list": cmd_list, "leaderboard": cmd_leaderboard, "data": cmd_data,
+            "sweep": cmd_sweep}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,7 +261,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"udabench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        note = "; the MLflow run is marked KILLED with what it measured" if args.command == "run" else ""
+        note = {"run": "; the MLflow run is marked KILLED with what it measured",
+                "sweep": "; running jobs are marked KILLED: run the same sweep again to resume it"
+                }.get(args.command, "")
         print(f"udabench: interrupted{note}.", file=sys.stderr)
         return 130
 

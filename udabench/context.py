@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from .distributed import DistributedInfo
 from .measure import ThroughputMeter
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -40,6 +41,12 @@ class RunContext:
     measures adaptation throughput: wrap the training loader with
     ``ctx.meter.iterate(loader)``; ``step(loss, optimizer)`` does backward and step, with
     gradient scaling under fp16.
+
+    Under torchrun, ``dist`` is this process's place in the command's process group. A method
+    that declares ``data_parallel = True`` trains data-parallel: ``world_size`` and ``rank``
+    are then the group's, ``loader(..., shuffle=True)`` gives each process its own shard,
+    and what it trains goes through ``wrap_ddp``. For any other method ``world_size`` is 1:
+    every process adapts on all the data, as one process would.
     """
 
     device: Any
@@ -52,6 +59,9 @@ class RunContext:
     show_progress: bool = True
     log_metrics: Callable[[dict, int | None], None] = lambda metrics, step=None: None
     meter: ThroughputMeter = field(default_factory=ThroughputMeter)
+    dist: DistributedInfo = field(default_factory=DistributedInfo)
+    channels_last: bool = False  # image batches in NHWC memory format (see fast_paths)
+    data_parallel: bool = False
     _generators: int = 0
     _scaler: Any = None
 
@@ -82,15 +92,55 @@ class RunContext:
         self._scaler.step(optimizer)
         self._scaler.update()
 
+    @property
+    def world_size(self) -> int:
+        """Processes that train this method together: > 1 only for a data-parallel method under torchrun."""
+        return self.dist.world_size if self.data_parallel else 1
+
+    @property
+    def rank(self) -> int:
+        return self.dist.rank if self.data_parallel else 0
+
+    def wrap_ddp(self, module, forward: Callable | None = None):
+        """What a training step runs, in DistributedDataParallel when ``world_size`` > 1: call
+        the result in the step, so that backward averages the gradients of all processes (and
+        the module itself outside it, e.g. for no-grad passes). ``forward(module, *args)`` is
+        the step's computation when it is not ``module(*args)``: DDP syncs only what runs inside
+        its forward. In one process: the module itself (or ``forward`` bound to it), unchanged."""
+        if forward is not None:
+            from .data_parallel import StepForward
+
+            module = StepForward(module, forward)
+        if self.world_size == 1:
+            return module
+        from .data_parallel import ddp
+
+        return ddp(module, self.device)
+
+    def all_ranks(self, flag) -> bool:
+        """Whether ``flag`` holds in every process that trains together: for a branch of the
+        training loop that depends on the data (a batch to skip), which all must take alike."""
+        return self.dist.all_true(flag) if self.world_size > 1 else bool(flag)
+
     def loader(self, dataset, batch_size: int, shuffle: bool = False, drop_last: bool = False,
                persistent: bool = False):
         """A DataLoader with the run's workers, seeded shuffling, and pinned memory on CUDA.
 
-        ``persistent`` keeps worker processes between epochs: for loaders iterated many times."""
+        ``persistent`` keeps worker processes between epochs: for loaders iterated many times.
+        A shuffled (training) loader of a data-parallel run reads this process's shard, with
+        ``batch_size / world_size`` images a batch (see ``data_parallel.sharded_loader``); an
+        unshuffled one reads everything in every process."""
         import torch
         from torch.utils.data import DataLoader
 
         cuda = torch.device(self.device).type == "cuda"
+        if shuffle and self.world_size > 1:
+            from .data_parallel import sharded_loader
+
+            return sharded_loader(
+                dataset, batch_size, drop_last, self.rank, self.world_size, self.generator().initial_seed(),
+                num_workers=self.workers, pin_memory=cuda, persistent_workers=persistent and self.workers > 0,
+                worker_init_fn=_seed_worker if self.workers > 0 else None)
         return DataLoader(
             dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
             num_workers=self.workers, pin_memory=cuda, persistent_workers=persistent and self.workers > 0,
@@ -111,7 +161,10 @@ class RunContext:
     def to_device(self, tensor):
         import torch
 
-        return tensor.to(self.device, non_blocking=torch.device(self.device).type == "cuda")
+        out = tensor.to(self.device, non_blocking=torch.device(self.device).type == "cuda")
+        if self.channels_last and out.ndim == 4:
+            out = out.contiguous(memory_format=torch.channels_last)
+        return out
 
 
 class PairedLoader:

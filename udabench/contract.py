@@ -13,9 +13,10 @@ def validate_plugin_class(kind: str, cls: type, plugin: str) -> None:
     """Raise PluginError naming the plugin and the rule a registered class breaks."""
     from .backbone import Backbone
     from .dataset import Dataset
+    from .launcher import Launcher
     from .method import Method
 
-    base = {"method": Method, "dataset": Dataset, "backbone": Backbone}[kind]
+    base = {"method": Method, "dataset": Dataset, "backbone": Backbone, "launcher": Launcher}[kind]
     where = f"plugin {plugin!r}: {kind} {getattr(cls, '__name__', cls)!r}"
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise PluginError(f"{where} must be a subclass of udabench.{base.__name__}")

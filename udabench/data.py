@@ -39,6 +39,10 @@ class ImageSource:
     def paths(self) -> list[str] | None:
         return self._paths
 
+    @property
+    def array(self) -> np.ndarray | None:
+        return self._array
+
     def load(self, i: int) -> Image.Image:
         """Image ``i`` as an RGB PIL image (the input every torchvision transform takes)."""
         if self._array is not None:

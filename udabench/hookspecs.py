@@ -10,7 +10,7 @@ each it calls ``register(...)`` once per thing it contributes::
     def register_methods(register):
         register(MyMethod)
 
-The built-in methods, datasets and backbones are registered exactly this way,
+The built-in methods, datasets, backbones and launchers are registered exactly this way,
 from udabench's own ``pyproject.toml``. Plugins are ordinary Python code: they
 run with the rights of the user who runs udabench, so install only plugins you
 trust.
@@ -58,4 +58,19 @@ def register_backbones(register):
     Call ``register(cls)`` for each :class:`udabench.Backbone` subclass. A
     backbone plugin turns a spec string (``toyclip``, ``ViT-B-16:openai``, a
     checkpoint path) into a loaded :class:`udabench.ClipBackbone`.
+    """
+
+
+@hookspec
+def register_launchers(register):
+    """Register sweep launchers: where ``udabench sweep`` runs its jobs.
+
+    Call ``register(cls)`` for each :class:`udabench.Launcher` subclass: its
+    ``name`` (``--launcher NAME``), its options (``HParam`` declarations, set
+    from the sweep file's ``launcher:`` section or ``--launcher-set KEY=VALUE``)
+    and ``launch(jobs, echo)``, which runs each job through
+    ``udabench.sweep.run_job`` wherever it likes and returns the outcomes.
+    Import an optional engine (Ray, submitit) inside ``launch`` with
+    ``udabench.launcher.require_extra``, never at module import: ``udabench
+    list`` imports every plugin.
     """

@@ -20,15 +20,21 @@ class ThroughputMeter:
 
     Wrap the phase's loader with :meth:`iterate` (or count by hand with
     :meth:`add`); CUDA work is synchronised before a clock is read, so the
-    numbers are real on a GPU too.
+    numbers are real on a GPU too. :attr:`images_per_s` leaves out the first
+    ``warmup_batches`` batches (CUDA context, cuDNN autotuning, torch.compile,
+    worker start-up), when there are batches after them; :attr:`wall_s` keeps everything.
     """
 
-    def __init__(self, device=None):
+    def __init__(self, device=None, warmup_batches: int = 1):
         self.device = device
+        self.warmup_batches = warmup_batches
         self.images = 0
         self.data_wait_s = 0.0
         self.wall_s = 0.0
         self._start: float | None = None
+        self._batches = 0
+        self._warm: tuple[float, int] | None = None  # (clock, images) when the warm-up ended
+        self._stopped_at: float | None = None
 
     def start(self) -> None:
         _sync(self.device)
@@ -37,7 +43,8 @@ class ThroughputMeter:
     def stop(self) -> None:
         if self._start is not None:
             _sync(self.device)
-            self.wall_s += time.perf_counter() - self._start
+            self._stopped_at = time.perf_counter()
+            self.wall_s += self._stopped_at - self._start
             self._start = None
 
     def add(self, images: int) -> None:
@@ -47,18 +54,27 @@ class ThroughputMeter:
         """Yield the loader's batches, counting images and the wait for each batch."""
         it = iter(loader)
         while True:
+            if self._batches == self.warmup_batches and self._warm is None:
+                _sync(self.device)  # the warm-up batches' work is done: steady state from here
+                self._warm = (time.perf_counter(), self.images)
             t0 = time.perf_counter()
             try:
                 batch = next(it)
             except StopIteration:
                 return
             self.data_wait_s += time.perf_counter() - t0
+            self._batches += 1
             first = batch[0] if isinstance(batch, (tuple, list)) else batch
             self.add(len(first))
             yield batch
 
     @property
     def images_per_s(self) -> float:
+        """Images per second after the warm-up (over the whole phase if nothing came after it)."""
+        if self._warm is not None and self._stopped_at is not None:
+            clock, images = self._warm
+            if self.images > images and self._stopped_at > clock:
+                return (self.images - images) / (self._stopped_at - clock)
         return self.images / self.wall_s if self.wall_s > 0 else float("nan")
 
 

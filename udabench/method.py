@@ -64,6 +64,10 @@ class Method:
     dataset_overrides: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     #: True when the result does not depend on the seed (one seed is run by default).
     seed_independent: ClassVar[bool] = False
+    #: True when ``adapt`` trains data-parallel under torchrun: its training loaders are
+    #: ``ctx.loader(..., shuffle=True)`` (one shard per process) and every training step runs
+    #: through ``ctx.wrap_ddp``. Otherwise each process adapts on all the data, as alone.
+    data_parallel: ClassVar[bool] = False
 
     def __init__(self, config: Config):
         self.config = config

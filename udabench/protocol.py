@@ -22,6 +22,7 @@ from .config import Config
 from .context import RunContext, seed_everything
 from .data import ImageList, TargetView, sample_shots
 from .dataset import Dataset, Task
+from .distributed import combine_meters
 from .errors import DataError, PluginError
 from .measure import PeakMemory, ThroughputMeter, timed
 from .method import AdaptData, Method
@@ -114,22 +115,71 @@ def predict(classifier: Callable, images: ImageList, backbone: ClipBackbone, ctx
 
     if isinstance(classifier, torch.nn.Module):
         classifier.eval()
+    if scores_on_features(classifier, backbone):
+        return _predict_from_features(classifier, images, backbone, ctx, meter)
     loader = ctx.loader(images.dataset(backbone.preprocess), batch_size=ctx.eval_batch_size)
     preds = []
     with torch.inference_mode(), ctx.autocast(), timed(meter):
         for x, _ in ctx.progress(meter.iterate(loader), desc="evaluate", total=len(loader)):
             logits = classifier(ctx.to_device(x))
-            if logits.ndim != 2 or logits.shape[1] != images.num_classes:
-                raise PluginError(f"the classifier returned logits of shape {tuple(logits.shape)}; "
-                                  f"expected (batch, {images.num_classes})")
+            _check_logits(logits, images.num_classes)
             preds.append(logits.argmax(1).cpu())
     return torch.cat(preds).numpy() if preds else np.zeros(0, np.int64)
+
+
+def scores_on_features(classifier: Callable, backbone: ClipBackbone) -> bool:
+    """Whether ``classifier`` may be scored on the loaded backbone's image features (from the
+    feature cache when there is one): a ``FeatureHead`` that keeps its ``forward`` and
+    ``features``, over an image tower that is the loaded one, unchanged (``same_tower``)."""
+    from .backbone import same_tower
+    from .classifiers import FeatureHead
+
+    if not isinstance(classifier, FeatureHead):
+        return False
+    kind = type(classifier)
+    if kind.forward is not FeatureHead.forward or kind.features is not FeatureHead.features:
+        return False
+    return same_tower(classifier.model, backbone.model, "visual")
+
+
+def _predict_from_features(classifier, images: ImageList, backbone: ClipBackbone, ctx: RunContext,
+                           meter: ThroughputMeter) -> np.ndarray:
+    """``predict`` for a FeatureHead on the frozen tower: embed once (or read the cache), then
+    the head, batch by batch as ``forward`` would see them: the same logits, bit for bit."""
+    import torch
+
+    from .features import extract_features
+
+    encoding = ThroughputMeter(ctx.device)
+    with timed(meter):
+        feats, _ = extract_features(backbone, images, ctx, desc="evaluate", meter=encoding)
+        meter.data_wait_s += encoding.data_wait_s
+        preds = []
+        with torch.inference_mode():
+            for start in range(0, len(feats), ctx.eval_batch_size):
+                f = ctx.to_device(feats[start:start + ctx.eval_batch_size])
+                logits = classifier.logits_from_features(f)
+                _check_logits(logits, images.num_classes)
+                meter.add(len(f))
+                preds.append(logits.argmax(1).cpu())
+    return torch.cat(preds).numpy() if preds else np.zeros(0, np.int64)
+
+
+def _check_logits(logits, num_classes: int) -> None:
+    if logits.ndim != 2 or logits.shape[1] != num_classes:
+        raise PluginError(f"the classifier returned logits of shape {tuple(logits.shape)}; "
+                          f"expected (batch, {num_classes})")
 
 
 def evaluate(classifier: Callable, evaluation: EvalSet, backbone: ClipBackbone, ctx: RunContext) -> EvalResult:
     """Score the classifier on the evaluation set: the one place target labels are read."""
     meter = ThroughputMeter(ctx.device)
-    preds = predict(classifier, evaluation.images, backbone, ctx, meter)
+    images = evaluation.images
+    if ctx.dist.enabled:  # under torchrun each process scores a contiguous shard, in rank order
+        images = images.subset(ctx.dist.shard(len(images)))
+    preds = predict(classifier, images, backbone, ctx, meter)
+    if ctx.dist.enabled:  # the whole set's predictions, in its order, on every process
+        preds, meter = np.concatenate(ctx.dist.all_gather(preds)), combine_meters(ctx.dist, meter)
     s = summarize(evaluation.images.labels, preds, evaluation.images.num_classes)
     metrics = {"top1": s["top1"], "mean_class_acc": s["mean_class_acc"],
                "eval_images_per_s": meter.images_per_s, "eval_s": meter.wall_s,
@@ -153,8 +203,12 @@ def run_task(method_cls: type[Method], config: Config, dataset: Dataset, task: T
     """Build the data, adapt, evaluate. ``on_adapted`` receives the adaptation metrics as soon
     as they exist, so they are recorded even if evaluation then fails. ``skip_bad_images``: see
     ``build_adapt_data``; the count and the first paths skipped become run tags."""
+    import torch
+
     t0 = time.perf_counter()
     seed_everything(seed)
+    cache = backbone.feature_cache
+    lookups_before = (cache.hits, cache.misses) if cache is not None else None
     with PeakMemory(ctx.device) as memory:
         data, evaluation = build_adapt_data(method_cls, config, dataset, task, seed, skip_bad_images)
         model = backbone.fresh_copy()
@@ -162,14 +216,24 @@ def run_task(method_cls: type[Method], config: Config, dataset: Dataset, task: T
         with timed(ctx.meter):
             classifier = method.adapt(ctx, model, data)
         model.model.eval()  # also when the classifier is a closure over the model
-        adapt_metrics = {"adapt_s": ctx.meter.wall_s, "adapt_data_wait_s": ctx.meter.data_wait_s}
-        if ctx.meter.images:
-            adapt_metrics["adapt_images_per_s"] = ctx.meter.images_per_s
-            adapt_metrics["adapt_images"] = ctx.meter.images
+        adapting = combine_meters(ctx.dist, ctx.meter)  # ctx.meter itself in one process
+        adapt_metrics = {"adapt_s": adapting.wall_s, "adapt_data_wait_s": adapting.data_wait_s}
+        if adapting.images:
+            adapt_metrics["adapt_images_per_s"] = adapting.images_per_s
+            adapt_metrics["adapt_images"] = adapting.images
+        # Under torchrun: one model scores every shard (rank 0's; see DistributedInfo.sync_module).
+        ctx.dist.sync_module(classifier if isinstance(classifier, torch.nn.Module) else model.model,
+                             parameters_must_agree=ctx.data_parallel)
         if on_adapted:
             on_adapted(adapt_metrics)
         result = evaluate(classifier, evaluation, backbone, ctx)  # our preprocessing, not the method's copy
-    metrics = {**adapt_metrics, **result.metrics, "peak_mem_mb": memory.mb, "wall_s": time.perf_counter() - t0}
+    peak_mb = max(ctx.dist.all_gather(memory.mb))  # the largest process's
+    metrics = {**adapt_metrics, **result.metrics, "peak_mem_mb": peak_mb, "wall_s": time.perf_counter() - t0}
+    if lookups_before is not None:
+        hits, misses = cache.hits - lookups_before[0], cache.misses - lookups_before[1]
+        # The fraction of this run's feature-cache lookups that were served from disk.
+        metrics.update({"cache_hit": hits / (hits + misses) if hits + misses else 0.0,
+                        "cache_lookups": hits + misses})
     tags = {"udabench.eval_excluded_shots": str(evaluation.excluded)} if evaluation.excluded else {}
     if skip_bad_images:
         tags.update(skipped_tags(evaluation.skipped))

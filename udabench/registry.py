@@ -46,7 +46,7 @@ class PluginInfo:
 
 
 class Registry:
-    """Every registered method, dataset and backbone class, by name."""
+    """Every registered method, dataset, backbone and launcher class, by name."""
 
     def __init__(self) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -54,6 +54,7 @@ class Registry:
         self.methods: dict[str, type] = {}
         self.datasets: dict[str, type] = {}
         self.backbones: dict[str, type] = {}
+        self.launchers: dict[str, type] = {}
         self.plugins: dict[str, PluginInfo] = {}
         self.origin: dict[tuple[str, str], PluginInfo] = {}
 
@@ -91,7 +92,8 @@ class Registry:
             return
         for hook_name, kind, table in (("register_methods", "method", self.methods),
                                        ("register_datasets", "dataset", self.datasets),
-                                       ("register_backbones", "backbone", self.backbones)):
+                                       ("register_backbones", "backbone", self.backbones),
+                                       ("register_launchers", "launcher", self.launchers)):
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 if impl.plugin is not obj:
                     continue
@@ -121,6 +123,9 @@ class Registry:
 
     def dataset(self, name: str) -> type:
         return lookup("dataset", name, self.datasets, self._hint("dataset", name))
+
+    def launcher(self, name: str) -> type:
+        return lookup("launcher", name, self.launchers, self._hint("launcher", name))
 
     def backbone_for(self, spec: str) -> type:
         """The backbone plugin for a spec: the one named by the spec's prefix ("toyclip:/path"),

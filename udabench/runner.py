@@ -16,11 +16,14 @@ from . import __version__
 from .config import Config, load_yaml_overrides, resolve
 from .context import PRECISIONS, RunContext
 from .dataset import Dataset, Task, cache_root
+from .distributed import DistributedInfo, RankMeanMetrics
 from .errors import ConfigError, PluginError, UdabenchError
+from .fast_paths import configure_backends, prepare_model, wants_channels_last
+from .feature_cache import FeatureCache
 from .measure import ThroughputMeter
 from .protocol import SKIPPED_EXAMPLES_TAG, SKIPPED_TAG, RunResult, run_task
 from .registry import get_registry, load_backbone
-from .tracking import TAG_KIND, Tracker, confusion_figure
+from .tracking import TAG_KIND, NullTracker, Tracker, confusion_figure
 
 DEFAULT_SEEDS = (0, 1, 2)
 
@@ -44,6 +47,10 @@ class RunRequest:
     tracking_uri: str | None = None
     progress: bool = True
     skip_bad_images: bool = False  # drop unreadable image files (counted, tagged) instead of failing
+    extra_tags: dict[str, str] = field(default_factory=dict)  # on every run, e.g. a sweep's run key
+    cache: bool = True  # the on-disk feature cache of frozen-encoder outputs (--no-cache: off)
+    channels_last: str = "auto"  # NHWC image tower: auto (CUDA + ResNet tower), on, off
+    compile: bool = False  # torch.compile the image tower
 
 
 @dataclass
@@ -80,7 +87,22 @@ def resolve_config(req: RunRequest, method_cls, dataset_name: str) -> Config:
 
 
 def execute(req: RunRequest, echo: Callable[[str], None] = print) -> list[TaskRecord]:
-    """Run every requested (task, seed); return what each measured."""
+    """Run every requested (task, seed); return what each measured.
+
+    Under ``torchrun --nproc_per_node N`` this is one of N processes that run the same
+    commands together (``distributed.py``): rank 0 prints and writes to MLflow, the others
+    record nothing of their own."""
+    dist = DistributedInfo.from_env()
+    device = dist.device(pick_device(req.device))
+    with dist.process_group(device):
+        return _execute(req, echo if dist.is_main else _silent, dist, device)
+
+
+def _silent(line: str) -> None:
+    pass
+
+
+def _execute(req: RunRequest, echo: Callable[[str], None], dist: DistributedInfo, device: str) -> list[TaskRecord]:
     if req.precision not in PRECISIONS:
         raise ConfigError(f"--precision must be one of {PRECISIONS}, got {req.precision!r}")
     reg = get_registry()
@@ -90,18 +112,27 @@ def execute(req: RunRequest, echo: Callable[[str], None] = print) -> list[TaskRe
     seeds = list(req.seeds) if req.seeds else ([0] if method_cls.seed_independent else list(DEFAULT_SEEDS))
     config = resolve_config(req, method_cls, dataset_cls.name)
     dataset: Dataset = dataset_cls(req.root)
-    device = pick_device(req.device)
     spec = req.backbone or dataset_cls.default_backbone
     echo(f"udabench: {method_cls.label()} on {dataset_cls.name}, {len(tasks)} task(s) x {len(seeds)} seed(s), "
-         f"backbone {spec}, {device}")
+         f"backbone {spec}, {device}" + (f", {dist.world_size} processes" if dist.enabled else ""))
+    if dist.enabled and not method_cls.data_parallel:
+        echo(f"  note: {method_cls.name} does not train data-parallel: each process adapts on all the data; "
+             f"only evaluation is split")
     backbone = load_backbone(spec, device=device)
-    tracker = Tracker(req.tracking_uri)
+    if req.cache:
+        backbone.feature_cache = FeatureCache(cache_root() / "features")
+    configure_backends(device)
+    channels_last = wants_channels_last(req.channels_last, device, backbone.model)
+    prepare_model(backbone.model, channels_last, req.compile)  # run copies inherit both
+    tracker = Tracker(req.tracking_uri) if dist.is_main else NullTracker()  # one MLflow record per run
     common = {
         "udabench.method": method_cls.name, "udabench.setting": str(method_cls.setting),
         "udabench.fidelity": method_cls.fidelity, "udabench.dataset": dataset_cls.name,
         "udabench.backbone": spec, "udabench.weights": backbone.weights_id,
         "udabench.version": __version__, "udabench.git_commit": git_commit(),
-        "udabench.config_hash": config.digest(), "udabench.precision": req.precision,
+        "udabench.config_hash": config.digest(), "udabench.precision": req.precision, **req.extra_tags,
+        "udabench.compile": str(req.compile), "udabench.channels_last": str(channels_last),
+        "udabench.feature_cache": str(req.cache),
     }
     parent_name = f"{method_cls.name} · {dataset_cls.name} · {spec}"
     records: list[TaskRecord] = []
@@ -113,12 +144,14 @@ def execute(req: RunRequest, echo: Callable[[str], None] = print) -> list[TaskRe
             for seed in seeds:
                 try:
                     records.append(_run_one(tracker, parent, common, method_cls, config, dataset, task, seed,
-                                            backbone, device, req, echo))
+                                            backbone, device, req, echo, dist))
                 except KeyboardInterrupt:
                     raise
                 except Exception as exc:
                     if isinstance(exc, UdabenchError) and not isinstance(exc, PluginError):
                         raise  # bad input (config, data, weights) fails every run alike: stop here
+                    if dist.enabled:
+                        raise  # the other processes may be waiting in a collective of this run: stop all
                     # One broken run is marked FAILED with its error; the others go on.
                     failures.append(f"{task.name} seed {seed}: {type(exc).__name__}: {exc}")
                     echo(f"  {task.name:<24} seed {seed}: FAILED ({type(exc).__name__}: {exc})")
@@ -135,19 +168,30 @@ class RunsFailedError(UdabenchError):
     """Some (task, seed) runs of a command raised; the others finished and were recorded."""
 
 
-def _run_one(tracker, parent, common, method_cls, config, dataset, task, seed, backbone, device, req, echo):
+def _run_one(tracker, parent, common, method_cls, config, dataset, task, seed, backbone, device, req, echo,
+             dist: DistributedInfo):
     tags = {**common, TAG_KIND: "task", "udabench.task": task.name, "udabench.source": task.source,
             "udabench.target": task.target, "udabench.seed": seed}
     with tracker.start_run(dataset.name, f"{method_cls.name} · {task.name} · seed {seed}", tags,
                            parent=parent) as run:
         run.log_params({**config.to_dict(), "seed": seed, "precision": req.precision})
         run.log_text(_config_yaml(req, config, [task], [seed], tags["udabench.backbone"]), "config.yaml")
+        # Under torchrun a method's metrics are buffered in every process, then averaged over them.
+        method_metrics = RankMeanMetrics(dist, run.log_metrics) if dist.enabled else run
         ctx = RunContext(device=device, seed=seed, precision=req.precision, workers=req.workers,
-                         eval_batch_size=req.eval_batch_size, show_progress=req.progress,
+                         eval_batch_size=req.eval_batch_size, show_progress=req.progress and dist.is_main,
                          cache_dir=cache_root(), meter=ThroughputMeter(device),
-                         log_metrics=method_metric_logger(run))
+                         log_metrics=method_metric_logger(method_metrics),
+                         dist=dist, data_parallel=method_cls.data_parallel,
+                         channels_last=wants_channels_last(req.channels_last, device, backbone.model))
+
+        def adapted(metrics: dict) -> None:
+            if dist.enabled:
+                method_metrics.flush()  # a collective: every process calls it here, once per run
+            run.log_metrics(metrics)
+
         result = run_task(method_cls, config, dataset, task, seed, backbone, ctx,
-                          on_adapted=lambda m: run.log_metrics(m), skip_bad_images=req.skip_bad_images)
+                          on_adapted=adapted, skip_bad_images=req.skip_bad_images)
         skipped = int(result.extra_tags.get(SKIPPED_TAG, 0))
         if skipped:
             examples = result.extra_tags[SKIPPED_EXAMPLES_TAG].split("\n")
@@ -166,11 +210,13 @@ def _run_one(tracker, parent, common, method_cls, config, dataset, task, seed, b
 #: Metrics only the protocol writes: a method's own metric of the same name would replace them.
 PROTOCOL_METRICS = frozenset({"top1", "mean_class_acc", "eval_images_per_s", "eval_s", "eval_data_wait_s",
                               "eval_images", "adapt_images_per_s", "adapt_images", "adapt_s",
-                              "adapt_data_wait_s", "peak_mem_mb", "wall_s"})
+                              "adapt_data_wait_s", "peak_mem_mb", "wall_s",
+                              "cache_hit", "cache_lookups"})
 
 
 def method_metric_logger(run):
-    """``ctx.log_metrics`` for a method: anything but the protocol's own metric names."""
+    """``ctx.log_metrics`` for a method: anything but the protocol's own metric names, passed on
+    to ``run.log_metrics`` (a TrackedRun, or RankMeanMetrics under torchrun)."""
     def log(metrics: dict, step: int | None = None) -> None:
         clash = PROTOCOL_METRICS.intersection(metrics)
         if clash:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .errors import PluginError
+from .measure import ThroughputMeter
 
 
 class ConformanceError(AssertionError):
@@ -74,6 +75,11 @@ def check_method(method_cls, backbone: Any = "toyclip", dataset: str = "digits",
     * it logs no metric under a name the protocol owns;
     * it returns a classifier of images -> logits of shape (batch, classes);
     * the same seed gives the same predictions;
+    * it survives a resume: udabench resumes an interrupted command by running the unfinished
+      (task, seed) runs again from their start (``udabench sweep`` skips the finished ones), so
+      a run interrupted mid-adaptation (a KeyboardInterrupt at its first batch or first logged
+      metric) must leave nothing behind — no state in class attributes or module globals, no
+      edit of shared data or weights — that changes the next run's predictions;
     * it finishes within ``seconds`` on the toy backbone.
 
     Returns the metrics of the first run.
@@ -104,9 +110,13 @@ def check_method(method_cls, backbone: Any = "toyclip", dataset: str = "digits",
         if clash:
             raise ConformanceError(plugin, "protocol-owned metrics", f"logged {sorted(clash)}")
 
-    def once():
+    def once(interrupt: bool = False):
         t0 = time.perf_counter()
-        ctx = RunContext(device=str(bb.device), seed=0, show_progress=False, log_metrics=log)
+        meter = _InterruptingMeter() if interrupt else None
+        ctx = RunContext(device=str(bb.device), seed=0, show_progress=False,
+                         log_metrics=meter.interrupting(log) if interrupt else log)
+        if meter is not None:
+            ctx.meter = meter
         from .context import seed_everything
 
         seed_everything(0)
@@ -132,7 +142,35 @@ def check_method(method_cls, backbone: Any = "toyclip", dataset: str = "digits",
     second, _ = once()
     if not np.array_equal(first.confusion, second.confusion):
         raise ConformanceError(plugin, "determinism", "two runs with seed 0 predicted differently")
-    return {**first.metrics, "check_seconds": took}
+    try:
+        once(interrupt=True)
+        interrupted = False  # nothing to interrupt: no batch and no metric before the end
+    except KeyboardInterrupt:
+        interrupted = True
+    if interrupted:
+        resumed, _ = once()
+        if not np.array_equal(first.confusion, resumed.confusion):
+            raise ConformanceError(plugin, "survives a resume",
+                                   "after a run interrupted mid-adaptation, the run again with seed 0 "
+                                   "predicted differently from an uninterrupted one: the method keeps "
+                                   "state between runs (a class attribute, a module global, or an edit "
+                                   "of shared data or weights)")
+    return {**first.metrics, "check_seconds": took, "resume_checked": interrupted}
+
+
+class _InterruptingMeter(ThroughputMeter):
+    """Ctrl-C in mid-adaptation: a KeyboardInterrupt at the first batch this meter counts, or
+    (through :meth:`interrupting`) right after the first metric the method logs."""
+
+    def add(self, images: int) -> None:
+        raise KeyboardInterrupt("conformance kit: simulated interruption")
+
+    @staticmethod
+    def interrupting(log):
+        def interrupted(metrics, step=None):
+            log(metrics, step)
+            raise KeyboardInterrupt("conformance kit: simulated interruption")
+        return interrupted
 
 
 def check_dataset(dataset_cls, root=None, images: int = 4) -> None:

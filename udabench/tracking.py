@@ -80,8 +80,12 @@ class TrackedRun:
     def end(self, status: str) -> None:
         try:
             self.flush()
-        finally:
-            self.client.set_terminated(self.run_id, status=status)
+        except BaseException:
+            # Metrics were not all written: such a run must not read FINISHED (a sweep would
+            # skip it, and a leaderboard count it), so it ends FAILED and the error goes on.
+            self.client.set_terminated(self.run_id, status="FAILED" if status == "FINISHED" else status)
+            raise
+        self.client.set_terminated(self.run_id, status=status)
 
     def __enter__(self) -> "TrackedRun":
         return self
@@ -109,8 +113,10 @@ class Tracker:
     def __init__(self, uri: str | None = None):
         from mlflow.tracking import MlflowClient
 
+        from .store_guard import guard
+
         self.uri = tracking_uri(uri)
-        self.client = MlflowClient(tracking_uri=self.uri)
+        self.client = guard(MlflowClient(tracking_uri=self.uri), self.uri)
 
     def experiment_id(self, name: str, create: bool = True) -> str | None:
         exp = self.client.get_experiment_by_name(name)
@@ -152,6 +158,51 @@ class Tracker:
             token = page.token
             if not token:
                 return out
+
+
+class NullRun:
+    """A run that records nothing: under torchrun every process but rank 0 gets these, so
+    that each (task, seed) is one MLflow run, written once."""
+
+    run_id = ""
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        pass
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        pass
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        pass
+
+    def log_figure(self, figure, artifact_file: str) -> None:
+        pass
+
+    def log_table(self, rows: list[dict], artifact_file: str) -> None:
+        pass
+
+    def end(self, status: str) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        pass
+
+
+class NullTracker:
+    """``Tracker.start_run`` of the processes that must not write to MLflow."""
+
+    def start_run(self, experiment: str, name: str, tags: dict[str, Any],
+                  parent: TrackedRun | NullRun | None = None) -> NullRun:
+        return NullRun()
 
 
 def confusion_figure(confusion, classes: Iterable[str], title: str):

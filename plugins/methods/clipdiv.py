@@ -29,6 +29,7 @@ class ClipDiv(Method):
     name = "clipdiv"
     setting = Setting.UDA
     fidelity = "reconstruction"
+    data_parallel = True
     summary = "student distilled from CLIP's domain-agnostic view: L_abs + L_rel, then pseudo-label self-training"
     hparams = (
         HParam("epochs", 10, "stage-1 epochs (divergence alignment)"),
@@ -77,8 +78,8 @@ class ClipDiv(Method):
             return F.softmax(LOGIT_SCALE * f @ w.T, dim=-1)
 
         student = FeatureClassifier(backbone, text_head(w_ag, bias=True))
-        for p in backbone.model.transformer.parameters():
-            p.requires_grad_(False)
+        # Only the image tower trains (the text side is done with; DDP allows no idle trainable parameter).
+        backbone.model.requires_grad_(False).visual.requires_grad_(True)
         tf = backbone.train_transform((cfg.aug_scale_min, 1.0), data.hflip_ok)
         src = ctx.loader(data.source.dataset(tf), cfg.batch_size, shuffle=True,
                          drop_last=len(data.source) > cfg.batch_size, persistent=True)
@@ -90,6 +91,9 @@ class ClipDiv(Method):
         total = (cfg.epochs + cfg.self_train_epochs) * len(src)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total))
         batches, step = ctx.paired(src, tgt), 0
+        # Both domains through the student in one step: under torchrun one DDP forward, whose backward
+        # averages the gradients of all processes.
+        student_step = ctx.wrap_ddp(student, forward=lambda m, xs, xt: (m(xs), m(xt)))
         q_target = None  # CLIP's target-specific distribution per target image: fixed, computed once
         for epoch in ctx.progress(range(cfg.epochs + cfg.self_train_epochs), desc="clipdiv epochs"):
             stage2 = epoch >= cfg.epochs
@@ -102,7 +106,7 @@ class ClipDiv(Method):
             for (xs, ys), (xt, it) in batches:
                 xs, ys, xt = ctx.to_device(xs), ctx.to_device(ys), ctx.to_device(xt)
                 with ctx.autocast():
-                    z_s, z_t = student(xs), student(xt)
+                    z_s, z_t = student_step(xs, xt)
                     loss = F.cross_entropy(z_s, ys)
                     logs = {"train/loss_source": loss.detach()}
                     if not stage2:

@@ -11,11 +11,20 @@ not changed; only the abstract was available, so what follows is ours, marked [c
   precomputed template-ensemble class embeddings, t'_c = normalize(t_c + Δ_c), trained with
   cross-entropy on logits_txt = 100 · v · t'ᵀ.
 * Classifier (Tip-Adapter-style cache on the adapted support embeddings K'):
-  logits = 100 · v · t'ᵀ + α · exp(−β(1 − v'·K'ᵀ)) · L, with L the one-hot support labels,
-  α = 1, β = 5.5 [choice: fixed, not searched on a validation split].
+  logits = 100 · v · t'ᵀ + α · exp(−β(1 − v'·K'ᵀ)) · L, with L the one-hot support labels.
+* α and β "tuned per dataset on a validation split, as in Tip-Adapter-F" (§4.3), and with them
+  the length of training. [choice] The validation split is a stratified quarter of the shots
+  (``holdout``): adapter and offsets are trained on the other shots, and after 20, 50, 100 and
+  200 epochs (``search_epochs``) every (α, β) of Tip-Adapter-F's ranges (α ≤ 3, β ≤ 7, grids
+  ``search_alphas`` × ``search_betas``) is scored on the held-out shots; the best is kept (ties:
+  nearest the defaults 20 epochs, α = 1, β = 5.5), and adapter and offsets are trained again on
+  all shots for the chosen epochs. No target label beyond the K shots is read (the few-shot
+  linear probe chooses its C the same way). With one shot per class there is nothing to hold
+  out and the defaults are used; empty grids turn the search off.
 * Training [choice, the Tip-Adapter-F recipe]: AdamW lr 1e-3, 20 epochs, batch 256, over
   frozen features of ``augment_views`` random-resized-crop (+flip) views per support image,
-  computed once, not per epoch.
+  computed once, not per epoch (and kept in the feature cache: the views are drawn from the
+  run's seed, so a second run of the same seed reads them back).
 * K shots per class (16 by default, fewer where a class has fewer), drawn from the target's
   adaptation split by seed; the protocol never evaluates them.
 """
@@ -34,13 +43,18 @@ class DAC(Method):
     summary = "few-shot: SupCon-trained image adapter + text offsets + Tip-Adapter cache"
     hparams = (
         HParam("shots", 16, "labeled target images per class", choices=(1, 2, 4, 8, 16)),
-        HParam("epochs", 20, "passes over the augmented support features"),
+        HParam("epochs", 20, "passes over the augmented support features (the default when no search is made)"),
         HParam("batch_size", 256, "support features per step"),
         HParam("lr", 1e-3, "AdamW learning rate of the adapter and the text offsets"),
         HParam("weight_decay", 0.01, "AdamW weight decay"),
         HParam("temperature", 0.07, "SupCon temperature τ"),
-        HParam("alpha", 1.0, "weight α of the cache logits"),
-        HParam("beta", 5.5, "sharpness β of the cache affinity exp(−β(1 − s))"),
+        HParam("alpha", 1.0, "weight α of the cache logits (the default when no search is made)"),
+        HParam("beta", 5.5, "sharpness β of the cache affinity exp(−β(1 − s)) (likewise)"),
+        HParam("search_alphas", (0.1, 0.5, 1.0, 2.0, 3.0), "α grid searched on a hold-out of the shots "
+               "(Tip-Adapter-F's range, α ≤ 3); empty: no search", type=tuple),
+        HParam("search_betas", (1.0, 2.0, 3.5, 5.5, 7.0), "β grid (Tip-Adapter-F's range, β ≤ 7)", type=tuple),
+        HParam("search_epochs", (20, 50, 100, 200), "epoch counts searched with α and β", type=tuple),
+        HParam("holdout", 0.25, "fraction of each class's shots held out to choose epochs, α and β"),
         HParam("augment_views", 10, "augmented views per support image (features computed once)"),
         HParam("aug_scale_min", 0.5, "lower bound of the random-resized-crop scale"),
     )
@@ -49,26 +63,51 @@ class DAC(Method):
         import torch
         import torch.nn.functional as F
 
-        from udabench import LOGIT_SCALE
+        from udabench import augmented_features, extract_features
 
         from .heads import CacheClassifier
-        from .losses.supcon import supervised_contrastive_loss
 
         cfg = self.config
         shots = data.shots
-        feats, labels = support_features(ctx, backbone, shots, cfg.augment_views,
-                                         backbone.train_transform((cfg.aug_scale_min, 1.0), data.hflip_ok))
-        clean, clean_labels = support_features(ctx, backbone, shots, 0, backbone.preprocess)
+        tf = backbone.train_transform((cfg.aug_scale_min, 1.0), data.hflip_ok)
+        if cfg.augment_views > 0:  # the augmentations are drawn from the run's seed alone: cacheable
+            feats, labels = augmented_features(backbone, shots, ctx, tf, cfg.augment_views, seed=ctx.seed,
+                                               desc="support views")
+        else:
+            feats, labels = extract_features(backbone, shots, ctx, desc="support")
+        clean, clean_labels = extract_features(backbone, shots, ctx, desc="support")
+        labels, clean_labels = torch.tensor(labels), torch.tensor(clean_labels)
         text = backbone.text_classifier(data.prompt_names, data.templates).float().cpu()
-        d, c = feats.shape[1], data.num_classes
+        c = data.num_classes
+        epochs, alpha, beta = self.search(ctx, feats, labels, clean, clean_labels, text, c)
+        adapter, classes = self.train(ctx, feats, labels, text, c, epochs, log=True)
+        with torch.no_grad():
+            keys = F.normalize(adapter(clean), dim=-1)
+        values = F.one_hot(clean_labels, c).float()
+        return CacheClassifier(backbone, adapter, classes, keys, values, alpha, beta).to(backbone.device)
+
+    def train(self, ctx, feats, labels, text, num_classes: int, epochs: int, log: bool = False,
+              on_epoch=None):
+        """DAC-V and DAC-T on the (augmented) support features: the adapter g (identity at
+        first) with SupCon, the class offsets Δ (zero at first) with CE, a constant learning
+        rate. Returns (g, t'); ``on_epoch(epoch, g, t')`` sees them after every epoch."""
+        import torch
+        import torch.nn.functional as F
+
+        from udabench import LOGIT_SCALE
+
+        from .losses.supcon import supervised_contrastive_loss
+
+        cfg = self.config
+        d = feats.shape[1]
         adapter = torch.nn.Linear(d, d, bias=False)
         with torch.no_grad():
             adapter.weight.copy_(torch.eye(d))
-        offsets = torch.nn.Parameter(torch.zeros(c, d))
+        offsets = torch.nn.Parameter(torch.zeros(num_classes, d))
         opt = torch.optim.AdamW(list(adapter.parameters()) + [offsets], lr=cfg.lr, weight_decay=cfg.weight_decay)
         gen = ctx.generator()
         step = 0
-        for epoch in ctx.progress(range(cfg.epochs), desc="dac epochs"):
+        for epoch in ctx.progress(range(epochs), desc="dac epochs"):
             order = torch.randperm(len(feats), generator=gen)
             for start in range(0, len(order), cfg.batch_size):
                 idx = order[start:start + cfg.batch_size]
@@ -81,29 +120,62 @@ class DAC(Method):
                 loss.backward()
                 opt.step()
                 step += 1
-                ctx.log_metrics({"train/loss_supcon": l_intra.detach(), "train/loss_text": l_inter.detach()}, step)
+                if log:
+                    ctx.log_metrics({"train/loss_supcon": l_intra.detach(), "train/loss_text": l_inter.detach()},
+                                    step)
+            if on_epoch is not None:
+                with torch.no_grad():
+                    on_epoch(epoch + 1, adapter, F.normalize(text + offsets, dim=-1))
         with torch.no_grad():
-            keys = F.normalize(adapter(clean), dim=-1)
             classes = F.normalize(text + offsets, dim=-1)
-        values = F.one_hot(clean_labels, c).float()
-        return CacheClassifier(backbone, adapter, classes, keys, values, cfg.alpha, cfg.beta).to(backbone.device)
+        return adapter, classes
 
+    def search(self, ctx, feats, labels, clean, clean_labels, text, num_classes: int):
+        """(epochs, α, β) chosen on a hold-out of the shots, as Tip-Adapter-F tunes its
+        hyperparameters on a validation split (METHODS.md §4.3): train on the other shots, score
+        every (α, β) of the grids on the held-out ones after each epoch count of
+        ``search_epochs`` (snapshots of one training: the learning rate is constant), keep the
+        best; ties go to the one nearest the defaults (``epochs``, ``alpha``, ``beta``). With a
+        class left with no shot to fit on (K = 1) or empty grids, the defaults."""
+        import numpy as np
+        import torch
+        import torch.nn.functional as F
 
-def support_features(ctx, backbone, shots, views: int, transform):
-    """Frozen, L2-normalised image embeddings of the support set: ``views`` augmented passes
-    (or one clean pass when ``views`` is 0), stacked, on the CPU, with their labels."""
-    import torch
-    import torch.nn.functional as F
+        from udabench import stratified_split
 
-    backbone.model.eval()
-    out, ys = [], []
-    for _ in range(max(1, views)):
-        loader = ctx.loader(shots.dataset(transform), batch_size=ctx.eval_batch_size)
-        with torch.no_grad(), ctx.autocast():
-            for x, y in ctx.meter.iterate(loader):
-                out.append(F.normalize(backbone.encode_image(ctx.to_device(x)).float(), dim=-1).cpu())
-                ys.append(y)
-    return torch.cat(out), torch.cat(ys)
+        from .heads import cache_logits
+
+        cfg = self.config
+        default = (cfg.epochs, cfg.alpha, cfg.beta)
+        if not (cfg.search_alphas and cfg.search_betas and cfg.search_epochs) or cfg.holdout <= 0:
+            return default
+        y = clean_labels.numpy()
+        fit, val = stratified_split(y, 1 - cfg.holdout, ctx.seed)
+        if len(val) == 0 or len(np.unique(y[fit])) < len(np.unique(y)):
+            return default
+        n = len(clean)
+        fit_rows = torch.as_tensor(np.concatenate([fit + v * n for v in range(len(feats) // n)]))
+        values = F.one_hot(clean_labels[fit], num_classes).float()
+        scored = []
+
+        def score(epoch, adapter, classes):
+            if epoch not in cfg.search_epochs:
+                return
+            keys = F.normalize(adapter(clean[fit]), dim=-1)
+            for a in cfg.search_alphas:
+                for b in cfg.search_betas:
+                    pred = cache_logits(clean[val], adapter, classes, keys, values, a, b).argmax(1)
+                    acc = float((pred == clean_labels[val]).float().mean())
+                    nearness = -(abs(np.log(epoch / cfg.epochs)) + abs(np.log(a / cfg.alpha))
+                                 + abs(b - cfg.beta) / cfg.beta)
+                    scored.append((acc, nearness, epoch, a, b))
+
+        self.train(ctx, feats[fit_rows], labels[fit_rows], text, num_classes, max(cfg.search_epochs),
+                   on_epoch=score)
+        acc, _, epochs, alpha, beta = max(scored)
+        ctx.log_metrics({"search/holdout_acc": 100 * acc, "search/epochs": float(epochs),
+                         "search/alpha": float(alpha), "search/beta": float(beta)}, None)
+        return int(epochs), float(alpha), float(beta)
 
 
 class FewShotProbe(LinearProbe):

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from udabench import LOGIT_SCALE
+from udabench import LOGIT_SCALE, FeatureHead
 
 
 class ReClipClassifier(nn.Module):
@@ -25,20 +25,26 @@ class ReClipClassifier(nn.Module):
         return 0.5 * LOGIT_SCALE * (fv @ self.w_v.T + ft @ self.w_t.T)
 
 
-class CacheClassifier(nn.Module):
-    """DAC's classifier: logits = 100 · v · t'ᵀ + α · exp(−β(1 − normalize(g(v)) · K'ᵀ)) · L."""
+class CacheClassifier(FeatureHead):
+    """DAC's classifier: logits = 100 · v · t'ᵀ + α · exp(−β(1 − normalize(g(v)) · K'ᵀ)) · L.
+
+    A function of the frozen image embedding v alone, so the protocol scores it on cached
+    features (``FeatureHead``)."""
 
     def __init__(self, backbone, adapter, classes, keys, values, alpha: float, beta: float):
-        super().__init__()
-        self.model, self.adapter = backbone.model, adapter
+        super().__init__(backbone)
+        self.adapter = adapter
         self.register_buffer("classes", classes)
         self.register_buffer("keys", keys)
         self.register_buffer("values", values)
         self.alpha, self.beta = alpha, beta
 
-    def forward(self, x):
-        v = F.normalize(self.model.encode_image(x).float(), dim=-1)
-        with torch.autocast(device_type=v.device.type, enabled=False):
-            affinity = F.normalize(self.adapter(v), dim=-1) @ self.keys.T
-            cache = torch.exp(-self.beta * (1 - affinity)) @ self.values
-            return LOGIT_SCALE * v @ self.classes.T + self.alpha * cache
+    def logits_from_features(self, v):
+        return cache_logits(v, self.adapter, self.classes, self.keys, self.values, self.alpha, self.beta)
+
+
+def cache_logits(v, adapter, classes, keys, values, alpha: float, beta: float):
+    """DAC's logits of normalised image embeddings v: 100 · v · t'ᵀ + α · exp(−β(1 − g(v)·K'ᵀ)) · L."""
+    affinity = F.normalize(adapter(v), dim=-1) @ keys.T
+    cache = torch.exp(-beta * (1 - affinity)) @ values
+    return LOGIT_SCALE * v @ classes.T + alpha * cache

@@ -32,6 +32,7 @@ class ReClip(Method):
     name = "reclip"
     setting = Setting.SOURCE_FREE
     fidelity = "code-faithful"
+    data_parallel = True
     summary = "visual + text LayerNorm tuning on agreed label-propagation pseudo-labels (source-free)"
     hparams = (
         HParam("epochs", 0, "0: the code's min(100, N/5000 + 2)"),
@@ -59,7 +60,11 @@ class ReClip(Method):
         t_backbone = backbone.fresh_copy()
         v_model, t_model = backbone.model, t_backbone.model
         v_params = trainable_norms(v_model.visual)
-        t_params = trainable_norms(t_model.transformer) + list(t_model.ln_final.parameters())
+        t_model.requires_grad_(False)  # T trains its text norms alone (and DDP allows no idle parameter)
+        t_params = trainable_norms(t_model.transformer) + list(t_model.ln_final.requires_grad_(True).parameters())
+        # Each branch's training forward; under torchrun in DDP, so that its backward averages gradients.
+        v_step = ctx.wrap_ddp(v_model.visual)
+        t_step = ctx.wrap_ddp(t_model, forward=lambda m, tokens: m.encode_text(tokens))
         opt_v = torch.optim.SGD(v_params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
         opt_t = torch.optim.SGD(t_params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
         names, templates = data.prompt_names, data.templates
@@ -67,7 +72,7 @@ class ReClip(Method):
 
         def t_text(grad: bool):
             with torch.set_grad_enabled(grad):
-                return F.normalize(t_model.encode_text(first_template).float(), dim=-1)
+                return F.normalize((t_step if grad else t_model.encode_text)(first_template).float(), dim=-1)
 
         w_init = backbone.text_classifier(names, templates)
         p_v = text_span_projection(w_init, cfg.cut_dim)
@@ -89,11 +94,11 @@ class ReClip(Method):
             v_model.train()
             for x, idx in ctx.meter.iterate(train_loader):
                 m = agree[idx]
-                if m.sum() == 0:
+                if ctx.all_ranks(m.sum() == 0):  # under torchrun all processes skip a batch, or none
                     continue
                 x = ctx.to_device(x)
                 with ctx.autocast():
-                    logits_v = LOGIT_SCALE * F.normalize(v_model.encode_image(x).float(), dim=-1) @ w_v.T
+                    logits_v = LOGIT_SCALE * F.normalize(v_step(x).float(), dim=-1) @ w_v.T  # encode_image
                     with torch.no_grad():
                         f = F.normalize(t_model.encode_image(x).float(), dim=-1)
                     logits_t = LOGIT_SCALE * f @ t_text(True).T

@@ -20,6 +20,7 @@ class SourceFineTune(Method):
     setting = Setting.SOURCE_ONLY
     fidelity = "standard"
     summary = "CLIP-FT: image encoder + zero-shot-initialised head, cross-entropy on the source"
+    data_parallel = True
     hparams = (
         HParam("epochs", 10, "passes over the source"),
         HParam("batch_size", 32, "source images per step"),
@@ -41,8 +42,8 @@ class SourceFineTune(Method):
         cfg = self.config
         text = backbone.text_classifier(data.prompt_names, data.templates)
         clf = FeatureClassifier(backbone, text_head(text, bias=True))
-        for p in backbone.model.transformer.parameters():
-            p.requires_grad_(False)
+        # Only the image tower trains (the text side is done with; DDP allows no idle trainable parameter).
+        backbone.model.requires_grad_(False).visual.requires_grad_(True)
         train_set = data.source.dataset(backbone.train_transform((cfg.aug_scale_min, 1.0), data.hflip_ok))
         loader = ctx.loader(train_set, cfg.batch_size, shuffle=True, drop_last=len(train_set) > cfg.batch_size,
                             persistent=True)
@@ -53,12 +54,13 @@ class SourceFineTune(Method):
         total = cfg.epochs * len(loader)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total))
         step = 0
+        train_clf = ctx.wrap_ddp(clf)  # DistributedDataParallel under torchrun; clf itself in one process
         clf.train()
         for epoch in ctx.progress(range(cfg.epochs), desc="source-ft epochs", leave=False):
             for x, y in ctx.meter.iterate(loader):
                 x, y = ctx.to_device(x), ctx.to_device(y)
                 with ctx.autocast():
-                    loss = F.cross_entropy(clf(x), y)
+                    loss = F.cross_entropy(train_clf(x), y)
                 ctx.step(loss, opt)
                 sched.step()
                 step += 1

@@ -1,0 +1,1 @@
+"""Built-in sweep launchers: ``serial``, ``local``, ``submitit`` (Slurm) and ``ray``."""

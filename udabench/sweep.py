@@ -1,0 +1,308 @@
+"""Sweep jobs: the run key, what the store says each job is, which jobs to run, and the one
+function every launcher calls to run a job.
+
+A job is exactly one ``udabench run`` (one method, dataset, task, seed, backbone and
+configuration). Its **run key** hashes those six, with the resolved configuration's hash,
+and is written as the tag ``udabench.run_key`` on the job's MLflow runs. The tracking store is
+the only record of what ran: a job whose key has a FINISHED task run is skipped, so running a
+sweep again resumes it, wherever its jobs ran and however the last attempt died.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import UdabenchError
+
+RUN_KEY_TAG = "udabench.run_key"
+SWEEP_TAG = "udabench.sweep"
+#: Statuses of a job, as the store tells them. "missing": no run, or only runs that were
+#: interrupted or are (or were, until their process died) still running.
+FINISHED, FAILED, MISSING = "finished", "failed", "missing"
+PER_KEY_QUERIES = 8  # up to this many keys, ask the store for each; beyond, read the dataset's runs
+
+
+class SweepError(UdabenchError):
+    """A sweep file, a launcher choice or a store that cannot serve the sweep."""
+
+
+@dataclass
+class Job:
+    """One ``udabench run``, as a picklable record for other processes and machines."""
+
+    sweep: str
+    index: int  # 1-based position in the sweep, for messages
+    method: str
+    dataset: str
+    task: str
+    seed: int
+    backbone: str
+    config_hash: str
+    set_pairs: dict[str, Any] = field(default_factory=dict)
+    grid_point: dict[str, Any] = field(default_factory=dict)  # the grid's values, for labels
+    config_file: str | None = None
+    root: str | None = None
+    device: str = "auto"
+    precision: str = "fp32"
+    eval_batch_size: int = 256
+    workers: int = 0
+    skip_bad_images: bool = False
+    tracking_uri: str | None = None
+    force: bool = False  # run even when the key has a FINISHED run (--force)
+
+    @property
+    def key(self) -> str:
+        return run_key(self.method, self.dataset, self.task, self.seed, self.backbone, self.config_hash)
+
+    @property
+    def label(self) -> str:
+        point = ", ".join(f"{k}={v}" for k, v in self.grid_point.items())
+        return f"{self.method} [{point}]" if point else self.method
+
+    def describe(self) -> str:
+        return f"job {self.index} ({self.label} · {self.dataset} {self.task} · seed {self.seed})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "key": self.key}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Job:
+        return cls(**{k: v for k, v in d.items() if k != "key"})
+
+
+@dataclass
+class JobOutcome:
+    """What a launcher reports for one job; the store, not this, decides the sweep's result."""
+
+    key: str
+    status: str  # "finished", "failed", "skipped" (found finished when it came to run)
+    run_id: str | None = None
+    error: str = ""
+    wall_s: float = 0.0
+
+
+@dataclass
+class JobState:
+    """What the store holds for one key."""
+
+    status: str = MISSING
+    run_status: str = ""  # the MLflow status behind it (FINISHED, FAILED, KILLED, RUNNING) or ""
+    run_id: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str = ""
+    finished_runs: int = 0
+
+
+def run_key(method: str, dataset: str, task: str, seed: int, backbone: str, config_hash: str) -> str:
+    """Deterministic: equal inputs give the same key on every machine and Python version."""
+    blob = json.dumps([method, dataset, task, int(seed), backbone, config_hash]).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def portable_uri(uri: str) -> str:
+    """A relative SQLite path made absolute, so that workers in other folders write the same file."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        return prefix + str(Path(uri[len(prefix):]).resolve())
+    return uri
+
+
+def is_remote_store(uri: str) -> bool:
+    return uri.split(":", 1)[0] in ("http", "https", "databricks")
+
+
+# -- what the store holds ------------------------------------------------------------------------
+def job_states(jobs: Iterable[Job], tracking_uri: str | None = None) -> dict[str, JobState]:
+    """The state of every job's key: one query per (store, dataset), however many jobs."""
+    from .tracking import tracking_uri as resolve_uri
+
+    jobs = list(jobs)
+    states = {job.key: JobState() for job in jobs}
+    groups: dict[tuple[str, str], set[str]] = {}
+    for job in jobs:
+        uri = resolve_uri(job.tracking_uri or tracking_uri)
+        groups.setdefault((uri, job.dataset), set()).add(job.key)
+    for (uri, dataset), keys in groups.items():
+        if _sqlite_file_missing(uri):
+            continue  # nothing ran there yet; do not create a database to find that out
+        for run in _runs_of(uri, dataset, keys):  # newest first
+            key = run.data.tags.get(RUN_KEY_TAG)
+            if key in keys:
+                _fold(states[key], run)
+    return states
+
+
+def _runs_of(uri: str, dataset: str, keys: set[str]) -> list:
+    """The task runs that may carry ``keys``: a query per key for a few keys (a worker checking
+    its job), else one pass over the dataset's task runs (a sweep checking all of its jobs)."""
+    from .tracking import TAG_KIND, Tracker
+
+    tracker = Tracker(uri)
+    if len(keys) > PER_KEY_QUERIES:
+        return tracker.task_runs(dataset, status=None)
+    exp_id = tracker.experiment_id(dataset, create=False)
+    if exp_id is None:
+        return []
+    return [run for key in sorted(keys) for run in tracker.client.search_runs(
+        [exp_id], filter_string=f"tags.`{TAG_KIND}` = 'task' and tags.`{RUN_KEY_TAG}` = '{key}'",
+        max_results=1000, order_by=["attributes.start_time DESC"])]
+
+
+def _fold(state: JobState, run) -> None:
+    """Fold one run (newest first) into its key's state: any FINISHED run wins, else the newest."""
+    status = run.info.status
+    if status == "FINISHED":
+        state.finished_runs += 1
+        if state.status != FINISHED:
+            state.status, state.run_status, state.run_id = FINISHED, status, run.info.run_id
+            state.metrics, state.error = dict(run.data.metrics), ""
+        return
+    if state.run_status:
+        return  # a newer run already spoke
+    state.run_status, state.run_id = status, run.info.run_id
+    state.status = FAILED if status == "FAILED" else MISSING
+    state.error = run.data.tags.get("udabench.error", "")
+
+
+def _sqlite_file_missing(uri: str) -> bool:
+    prefix = "sqlite:///"
+    return uri.startswith(prefix) and not Path(uri[len(prefix):]).exists()
+
+
+def select(jobs: list[Job], states: dict[str, JobState], rerun_failed: bool = False,
+           force: bool = False) -> tuple[list[Job], list[Job]]:
+    """(to run, to skip): finished jobs are skipped, and failed ones unless ``rerun_failed``;
+    ``force`` runs everything. Missing ones (never run, killed, or died running) always run."""
+    run, skip = [], []
+    for job in jobs:
+        status = states[job.key].status
+        if force or status == MISSING or (status == FAILED and rerun_failed):
+            run.append(job)
+        else:
+            skip.append(job)
+    return run, skip
+
+
+# -- running one job -----------------------------------------------------------------------------
+def run_job(job: Job) -> JobOutcome:
+    """Run one job as ``udabench run`` would, tagged with its key and sweep; every launcher
+    calls this (directly, in a worker process, in a Slurm task or as a Ray task).
+
+    It checks the store first: a key that finished meanwhile (a requeued Slurm task, a second
+    copy of the sweep) is not run twice.
+    """
+    from .registry import get_registry
+    from .runner import RunRequest, execute, resolve_config
+
+    t0 = time.time()
+    echo = _job_echo(job)
+    if not job.force:
+        state = job_states([job])[job.key]
+        if state.status == FINISHED:
+            echo("already finished (skipped)")
+            return JobOutcome(job.key, "skipped", state.run_id, wall_s=time.time() - t0)
+    req = RunRequest(method=job.method, dataset=job.dataset, tasks=[job.task], seeds=[job.seed],
+                     backbone=job.backbone, root=job.root, config_file=job.config_file,
+                     set_pairs=dict(job.set_pairs), device=job.device, precision=job.precision,
+                     eval_batch_size=job.eval_batch_size, workers=job.workers, tracking_uri=job.tracking_uri,
+                     progress=False, skip_bad_images=job.skip_bad_images,
+                     extra_tags={RUN_KEY_TAG: job.key, SWEEP_TAG: job.sweep})
+    try:
+        reg = get_registry()
+        digest = resolve_config(req, reg.method(job.method), reg.dataset(job.dataset).name).digest()
+        if digest != job.config_hash:
+            raise SweepError(f"{job.describe()}: this worker resolves the configuration to hash {digest}, "
+                             f"the sweep to {job.config_hash}: run the sweep and its workers with the same "
+                             f"udabench version and plugins")
+        records = execute(req, echo=echo)
+    except Exception as exc:  # noqa: BLE001 - one job's failure is its outcome; the run is marked FAILED
+        message = f"{type(exc).__name__}: {exc}"
+        echo(f"FAILED: {message}")
+        return JobOutcome(job.key, "failed", error=message, wall_s=time.time() - t0)
+    return JobOutcome(job.key, "finished", records[0].run_id, wall_s=time.time() - t0)
+
+
+def run_jobs(jobs: list[Job]) -> list[JobOutcome]:
+    """Several jobs one after another in one process: imports and plugins are loaded once."""
+    return [run_job(job) for job in jobs]
+
+
+def _job_echo(job: Job) -> Callable[[str], None]:
+    prefix = f"[{job.sweep} {job.index}] "
+
+    def echo(line: str) -> None:
+        for part in str(line).splitlines() or [""]:
+            print(prefix + part.strip(), flush=True)
+    return echo
+
+
+# -- the sweep as a whole ------------------------------------------------------------------------
+@dataclass
+class SweepResult:
+    jobs: list[Job]
+    ran: list[Job]
+    skipped: list[Job]
+    states: dict[str, JobState]  # after the launch, from the store
+    outcomes: list[JobOutcome]
+
+    def count(self, status: str) -> int:
+        return sum(self.states[j.key].status == status for j in self.jobs)
+
+    @property
+    def lost(self) -> list[Job]:
+        """Jobs a launcher reported finished whose FINISHED run the store does not have."""
+        reported = {o.key for o in self.outcomes if o.status in ("finished", "skipped")}
+        return [j for j in self.jobs if j.key in reported and self.states[j.key].status != FINISHED]
+
+
+def run_sweep(name: str, jobs: list[Job], launcher, spec_text: str, tracking_uri: str | None,
+              rerun_failed: bool = False, force: bool = False,
+              echo: Callable[[str], None] = print) -> SweepResult:
+    """Skip what the store has, launch the rest, then read back from the store what each job is."""
+    from .sweep_record import SweepRecord
+    from .tracking import tracking_uri as resolve_uri
+
+    uri = resolve_uri(tracking_uri)
+    launcher.check_available()
+    check_store_for(launcher, uri)
+    states = job_states(jobs, uri)
+    to_run, skipped = select(jobs, states, rerun_failed, force)
+    for job in to_run:
+        job.force = force
+    failed_skipped = sum(states[j.key].status == FAILED for j in skipped)
+    echo(f"udabench sweep {name}: {len(jobs)} job(s), {len(to_run)} to run with the {launcher.name!r} "
+         f"launcher, {len(skipped)} skipped ({len(skipped) - failed_skipped} finished, {failed_skipped} "
+         f"failed{'; --rerun-failed runs these again' if failed_skipped else ''}); tracking: {uri}")
+    with SweepRecord.start(uri, name, jobs, spec_text) as record:
+        outcomes = launcher.launch(to_run, echo) if to_run else []
+        result = SweepResult(jobs, to_run, skipped, job_states(jobs, uri), outcomes)
+        record.finish(result.count(FINISHED) == len(jobs))
+    return result
+
+
+def check_store_for(launcher, uri: str) -> None:
+    """SQLite is one file on one machine: refuse it for jobs on other machines, warn for many
+    local writers."""
+    if is_remote_store(uri):
+        return
+    server = ("start a tracking server (mlflow server --backend-store-uri sqlite:///mlflow.db "
+              "--host 0.0.0.0 --port 5000) and set MLFLOW_TRACKING_URI=http://HOST:5000")
+    if launcher.spans_machines():
+        raise SweepError(f"the {launcher.name!r} launcher runs jobs on other machines, but the tracking store "
+                         f"is {uri}, a file on this one: {server}")
+    if launcher.parallel:
+        print(f"udabench: note: several processes will write to {uri}. SQLite takes one writer at a time; "
+              f"if runs fail with 'database is locked', {server}.", file=sys.stderr)
+
+
+def forwarded_environment() -> dict[str, str]:
+    """The variables a job on another machine needs from this one (store, data, caches)."""
+    return {k: v for k, v in os.environ.items() if k.startswith(("UDABENCH_", "MLFLOW_"))}
