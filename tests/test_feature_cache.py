@@ -79,6 +79,17 @@ def test_each_key_part_invalidates(cached, tmp_path, toy_backbone):
     renamed = cached.fresh_copy()
     renamed.weights_id = "another-checkpoint"
     assert_miss(renamed, imgs, ctx())
+    # weights: the same name, other bytes (a checkpoint rewritten in place) is another key
+    import copy
+
+    rewritten = copy.copy(toy_backbone)
+    rewritten.model = copy.deepcopy(toy_backbone.model)
+    with torch.no_grad():
+        next(rewritten.model.visual.parameters()).mul_(1.5)
+    rewritten._origin, rewritten.__dict__["_digests"] = None, {}
+    rewritten.feature_cache = cache
+    assert rewritten.weights_id == cached.weights_id
+    assert_miss(rewritten, imgs, ctx())
     # and the unchanged call still hits
     hits = cache.hits
     extract_features(cached, imgs, ctx())
@@ -170,14 +181,26 @@ def test_text_classifier_is_cached_on_disk(cached):
     assert cached.feature_cache.hits == hits + 1 and not torch.equal(w, w3)
 
 
-def test_transform_key_has_no_memory_address(toy_backbone):
+def test_transform_key_has_no_memory_address_and_refuses_what_it_cannot_name(toy_backbone, cached):
+    from torchvision import transforms as T
+
+    key = transform_key(toy_backbone.preprocess)  # open_clip's pipeline holds a module-level function
+    assert key is not None and " at 0x" not in key and "Resize" in key
+
     def local(x):
         return x
 
-    from torchvision import transforms as T
+    class Opaque:
+        def __call__(self, x):
+            return x
 
-    key = transform_key(T.Compose([T.Lambda(local), *toy_backbone.preprocess.transforms]))
-    assert " at 0x" not in key and "Resize" in key
+    for unnamed in (T.Lambda(local), local, lambda x: x, Opaque()):
+        assert transform_key(T.Compose([unnamed, *toy_backbone.preprocess.transforms])) is None
+    # such a transform is computed, never cached
+    tf = T.Compose([T.Lambda(lambda img: img), *toy_backbone.preprocess.transforms])
+    lookups = cached.feature_cache.hits + cached.feature_cache.misses
+    augmented_features(cached, images(), ctx(), tf, views=1, seed=0)
+    assert cached.feature_cache.hits + cached.feature_cache.misses == lookups
 
 
 def test_unreadable_entry_is_recomputed(cached):

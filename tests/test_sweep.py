@@ -98,10 +98,14 @@ def test_a_sweep_expands_into_one_job_per_run(tmp_path):
     assert jobs == expand(spec, "sqlite:///rel.db")  # deterministic
 
 
+KEY = "7271968179c143e7"
+
+
 def test_the_run_key_is_deterministic_and_covers_each_field():
-    base = ("linear-probe", "digits", "printed2handwritten", 0, "toyclip", "12051f482d")
-    assert run_key(*base) == "7218706a83c68d31"  # the same on every machine and Python version
-    for i, other in enumerate(("source-ft", "office31", "printed2sevenseg", 1, "ViT-B-16:openai", "0")):
+    base = ("linear-probe", "digits", "printed2handwritten", 0, "toyclip", "12051f482d", "fp32", False)
+    assert run_key(*base) == KEY  # the same on every machine and Python version
+    for i, other in enumerate(("source-ft", "office31", "printed2sevenseg", 1, "ViT-B-16:openai", "0",
+                               "bf16", True)):
         changed = list(base)
         changed[i] = other
         assert run_key(*changed) != run_key(*base), f"field {i} is not part of the key"

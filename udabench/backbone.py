@@ -92,7 +92,7 @@ class ClipBackbone:
         if cache and self.feature_cache is not None and self.is_pristine("text"):
             from .feature_cache import backbone_key
 
-            parts = {"kind": "text-classifier", **backbone_key(self), "names": list(class_names),
+            parts = {"kind": "text-classifier", **backbone_key(self, "text"), "names": list(class_names),
                      "templates": list(templates)}
             weights = self.feature_cache.fetch(parts, compute)["classifier"].to(self.device)
         else:
@@ -133,6 +133,24 @@ class ClipBackbone:
         if origin is None or origin is self:
             return True
         return same_tower(self.model, origin.model, tower)
+
+    def weights_digest(self, tower: str = "visual") -> str:
+        """A digest of the bytes of one tower's loaded weights and buffers (``"visual"`` or
+        ``"text"``), computed once per loaded backbone (a copy answers with its origin's: the
+        feature cache asks only while ``is_pristine``)."""
+        import hashlib
+
+        import torch
+
+        ref = self._origin or self
+        digests = ref.__dict__.setdefault("_digests", {})
+        if tower not in digests:
+            h = hashlib.blake2b(digest_size=16)
+            for name, t in sorted(_tower_state(ref.model, tower).items()):
+                h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+                h.update(t.detach().reshape(-1).view(torch.uint8).cpu().numpy().data)
+            digests[tower] = h.hexdigest()
+        return digests[tower]
 
     def to(self, device) -> "ClipBackbone":
         self.model.to(device)

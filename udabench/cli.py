@@ -231,7 +231,7 @@ def _uri(explicit):
     return tracking_uri(explicit)
 
 
-def _terminate_as_interrupt() -> None:
+def terminate_as_interrupt() -> None:
     """SIGTERM (kill, timeout, Slurm) ends runs like Ctrl-C: marked KILLED, metrics kept."""
     import signal
 
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
-    _terminate_as_interrupt()
+    terminate_as_interrupt()
     try:
         return COMMANDS[args.command](args)
     except UdabenchError as exc:

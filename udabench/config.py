@@ -53,8 +53,9 @@ class HParam:
         elif kind is float:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
             value = float(value) if ok else value
-        elif kind is str:
-            ok = isinstance(value, str)
+        elif kind is str:  # a YAML or --set value that reads as a number ("gpus: 0") is meant as text
+            ok = isinstance(value, (str, int, float)) and not isinstance(value, bool)
+            value = str(value) if ok else value
         elif kind in (tuple, list):
             ok = isinstance(value, (list, tuple))
             value = tuple(value) if ok else value

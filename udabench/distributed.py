@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigError, PluginError
+from .measure import ThroughputMeter
 
 #: The environment torchrun sets for every process it starts.
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
@@ -157,17 +158,31 @@ class DistributedInfo:
                 dist.broadcast(t.data, src=0)
 
 
-def combine_meters(info: DistributedInfo, meter):
-    """Collective: one rank's ThroughputMeter for the whole group. The ranks work side by side:
-    images add up, the phase lasts as long as its slowest rank (wall time and data wait, max)."""
+def combine_meters(info: DistributedInfo, meter, split: bool = True):
+    """Collective: one ThroughputMeter for the whole group. ``split``: the ranks shared the work
+    (a data-parallel method, the sharded evaluation): images add up, the phase lasts as long as
+    its slowest rank (wall time and data wait, max), and the throughput is the sum of the ranks'
+    (each with its warm-up left out). Otherwise every rank did all of it: rank 0's meter."""
     if not info.enabled:
         return meter
-    from .measure import ThroughputMeter
+    gathered = info.all_gather((meter.images, meter.wall_s, meter.data_wait_s, meter.images_per_s))
+    if not split:
+        return meter
+    images, walls, waits, rates = zip(*gathered)
+    return GroupMeter(meter.device, sum(images), max(walls), max(waits), sum(rates))
 
-    images, walls, waits = zip(*info.all_gather((meter.images, meter.wall_s, meter.data_wait_s)))
-    combined = ThroughputMeter(meter.device)
-    combined.images, combined.wall_s, combined.data_wait_s = sum(images), max(walls), max(waits)
-    return combined
+
+class GroupMeter(ThroughputMeter):
+    """The meters of all ranks as one (see combine_meters)."""
+
+    def __init__(self, device, images: int, wall_s: float, data_wait_s: float, images_per_s: float):
+        super().__init__(device)
+        self.images, self.wall_s, self.data_wait_s = images, wall_s, data_wait_s
+        self._rate = images_per_s
+
+    @property
+    def images_per_s(self) -> float:
+        return self._rate
 
 
 class RankMeanMetrics:
@@ -182,6 +197,17 @@ class RankMeanMetrics:
 
     def log_metrics(self, metrics: dict, step: int | None = None) -> None:
         self._values.extend((k, int(step or 0), v) for k, v in metrics.items() if v is not None)
+
+    def flush_local(self) -> None:
+        """After a failure, when the other ranks may never reach :meth:`flush`: rank 0 logs its own
+        values (not averaged), so that what was measured is kept; the others drop theirs."""
+        mine, self._values = self._values, []
+        if self.info.is_main:
+            by_step: dict[int, dict[str, float]] = defaultdict(dict)
+            for k, s, v in mine:
+                by_step[s][k] = float(v)
+            for s in sorted(by_step):
+                self.log(by_step[s], s)
 
     def flush(self) -> None:
         mine = [(k, s, float(v)) for k, s, v in self._values]  # tensors are read here, once

@@ -57,6 +57,14 @@ def prepare_model(model, channels_last: bool, compile: bool) -> Any:
     return model
 
 
+def is_channels_last(model) -> bool:
+    """Whether the image tower's convolutions hold NHWC weights (prepare_model's channels_last)."""
+    import torch
+
+    return any(m.weight.is_contiguous(memory_format=torch.channels_last) and not m.weight.is_contiguous()
+               for m in model.visual.modules() if isinstance(m, torch.nn.Conv2d))
+
+
 def is_compiled(model) -> bool:
     return any(getattr(m, "_compiled_call_impl", None) is not None for m in model.modules())
 

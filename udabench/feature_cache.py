@@ -109,15 +109,19 @@ class FeatureCache:
         return tensors
 
 
-def backbone_key(backbone: "ClipBackbone") -> dict:
-    """What identifies the encoder's outputs: the weights, the architecture, the runtime."""
+def backbone_key(backbone: "ClipBackbone", tower: str) -> dict:
+    """What identifies one tower's outputs: its weights (their bytes, not only their name: a
+    checkpoint rewritten in place or an updated hub repository is another key), the
+    architecture, and the runtime (device type, torch version, compiled, memory format)."""
     import torch
 
-    from .fast_paths import is_compiled
+    from .fast_paths import is_channels_last, is_compiled
 
-    return {"spec": backbone.spec, "weights": backbone.weights_id, "model": type(backbone.model).__name__,
+    return {"spec": backbone.spec, "weights": backbone.weights_id, "tower": tower,
+            "digest": backbone.weights_digest(tower), "model": type(backbone.model).__name__,
             "embed_dim": backbone.embed_dim, "device": torch.device(backbone.device).type,
-            "torch": torch.__version__, "compiled": is_compiled(backbone.model)}
+            "torch": torch.__version__, "compiled": is_compiled(backbone.model),
+            "channels_last": is_channels_last(backbone.model)}
 
 
 def image_fingerprint(source: "ImageSource") -> str:
@@ -143,8 +147,16 @@ def image_fingerprint(source: "ImageSource") -> str:
 
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_NAMED_FUNCTION = re.compile(r"<function [A-Za-z_][\w.]* at 0x[0-9a-fA-F]+>")
 
 
-def transform_key(transform) -> str:
-    """A transform's repr without memory addresses (open_clip's pipeline holds a bare function)."""
-    return _ADDRESS.sub("", repr(transform))
+def transform_key(transform) -> str | None:
+    """A transform's repr without memory addresses, or None when the repr does not say what the
+    transform computes: a ``Lambda``, a lambda or local function, an object with the default
+    repr. A module-level function is named by its repr (open_clip's pipeline holds one)."""
+    text = repr(transform)
+    if "Lambda(" in text or len(_ADDRESS.findall(text)) != len(_NAMED_FUNCTION.findall(text)):
+        return None
+    if "<locals>" in text or "<lambda>" in text:
+        return None
+    return _ADDRESS.sub("", text)

@@ -49,11 +49,14 @@ def _features(backbone, images, ctx, transform, views, seed, desc, meter) -> tor
         return {"features": _compute(backbone, images, ctx, transform, views, seed, desc, meter)}
 
     cache = getattr(backbone, "feature_cache", None)
-    if cache is None or not backbone.is_pristine("visual"):
+    transform_id = transform_key(transform)
+    if cache is None or transform_id is None or not backbone.is_pristine("visual"):
         return compute()["features"]
-    parts = {"kind": "image-features", **backbone_key(backbone), "images": image_fingerprint(images.source),
-             "n": len(images), "transform": transform_key(transform), "views": views, "seed": seed,
-             "workers": ctx.workers if seed is not None else None, "precision": ctx.precision}
+    # With workers, which worker (so which random stream) augments an image depends on the batch size.
+    augmented = {"workers": ctx.workers, "batch_size": ctx.eval_batch_size} if seed is not None else {}
+    parts = {"kind": "image-features", **backbone_key(backbone, "visual"), "images": image_fingerprint(images.source),
+             "n": len(images), "transform": transform_id, "views": views, "seed": seed, **augmented,
+             "precision": ctx.precision}
     return cache.fetch(parts, compute)["features"]
 
 

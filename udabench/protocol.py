@@ -216,7 +216,7 @@ def run_task(method_cls: type[Method], config: Config, dataset: Dataset, task: T
         with timed(ctx.meter):
             classifier = method.adapt(ctx, model, data)
         model.model.eval()  # also when the classifier is a closure over the model
-        adapting = combine_meters(ctx.dist, ctx.meter)  # ctx.meter itself in one process
+        adapting = combine_meters(ctx.dist, ctx.meter, split=ctx.data_parallel)  # ctx.meter in one process
         adapt_metrics = {"adapt_s": adapting.wall_s, "adapt_data_wait_s": adapting.data_wait_s}
         if adapting.images:
             adapt_metrics["adapt_images_per_s"] = adapting.images_per_s

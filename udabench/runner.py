@@ -144,7 +144,7 @@ def _execute(req: RunRequest, echo: Callable[[str], None], dist: DistributedInfo
             for seed in seeds:
                 try:
                     records.append(_run_one(tracker, parent, common, method_cls, config, dataset, task, seed,
-                                            backbone, device, req, echo, dist))
+                                            backbone, device, req, echo, dist, channels_last))
                 except KeyboardInterrupt:
                     raise
                 except Exception as exc:
@@ -169,7 +169,7 @@ class RunsFailedError(UdabenchError):
 
 
 def _run_one(tracker, parent, common, method_cls, config, dataset, task, seed, backbone, device, req, echo,
-             dist: DistributedInfo):
+             dist: DistributedInfo, channels_last: bool):
     tags = {**common, TAG_KIND: "task", "udabench.task": task.name, "udabench.source": task.source,
             "udabench.target": task.target, "udabench.seed": seed}
     with tracker.start_run(dataset.name, f"{method_cls.name} · {task.name} · seed {seed}", tags,
@@ -183,15 +183,20 @@ def _run_one(tracker, parent, common, method_cls, config, dataset, task, seed, b
                          cache_dir=cache_root(), meter=ThroughputMeter(device),
                          log_metrics=method_metric_logger(method_metrics),
                          dist=dist, data_parallel=method_cls.data_parallel,
-                         channels_last=wants_channels_last(req.channels_last, device, backbone.model))
+                         channels_last=channels_last)
 
         def adapted(metrics: dict) -> None:
             if dist.enabled:
                 method_metrics.flush()  # a collective: every process calls it here, once per run
             run.log_metrics(metrics)
 
-        result = run_task(method_cls, config, dataset, task, seed, backbone, ctx,
-                          on_adapted=adapted, skip_bad_images=req.skip_bad_images)
+        try:
+            result = run_task(method_cls, config, dataset, task, seed, backbone, ctx,
+                              on_adapted=adapted, skip_bad_images=req.skip_bad_images)
+        except BaseException:
+            if dist.enabled:  # what rank 0 measured before the failure, without the collective
+                method_metrics.flush_local()
+            raise
         skipped = int(result.extra_tags.get(SKIPPED_TAG, 0))
         if skipped:
             examples = result.extra_tags[SKIPPED_EXAMPLES_TAG].split("\n")

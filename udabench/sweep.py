@@ -60,7 +60,8 @@ class Job:
 
     @property
     def key(self) -> str:
-        return run_key(self.method, self.dataset, self.task, self.seed, self.backbone, self.config_hash)
+        return run_key(self.method, self.dataset, self.task, self.seed, self.backbone, self.config_hash,
+                       self.precision, self.skip_bad_images)
 
     @property
     def label(self) -> str:
@@ -101,9 +102,13 @@ class JobState:
     finished_runs: int = 0
 
 
-def run_key(method: str, dataset: str, task: str, seed: int, backbone: str, config_hash: str) -> str:
-    """Deterministic: equal inputs give the same key on every machine and Python version."""
-    blob = json.dumps([method, dataset, task, int(seed), backbone, config_hash]).encode()
+def run_key(method: str, dataset: str, task: str, seed: int, backbone: str, config_hash: str,
+            precision: str = "fp32", skip_bad_images: bool = False) -> str:
+    """Deterministic: equal inputs give the same key on every machine and Python version. Everything
+    that changes a run's numbers is in it: the precision, and whether unreadable images were dropped
+    from the evaluation set, as well as the method, data, seed, backbone and configuration."""
+    blob = json.dumps([method, dataset, task, int(seed), backbone, config_hash, precision,
+                       bool(skip_bad_images)]).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -116,7 +121,10 @@ def portable_uri(uri: str) -> str:
 
 
 def is_remote_store(uri: str) -> bool:
-    return uri.split(":", 1)[0] in ("http", "https", "databricks")
+    """Whether processes on other machines can reach the store: anything but a local file
+    (SQLite, a file store, a bare path) is a server (http, databricks, postgresql, mysql ...)."""
+    scheme = uri.split(":", 1)[0] if "://" in uri else ""
+    return scheme not in ("", "sqlite", "file")
 
 
 # -- what the store holds ------------------------------------------------------------------------
@@ -128,7 +136,7 @@ def job_states(jobs: Iterable[Job], tracking_uri: str | None = None) -> dict[str
     states = {job.key: JobState() for job in jobs}
     groups: dict[tuple[str, str], set[str]] = {}
     for job in jobs:
-        uri = resolve_uri(job.tracking_uri or tracking_uri)
+        uri = resolve_uri(tracking_uri or job.tracking_uri)  # an explicit store wins (a copied store)
         groups.setdefault((uri, job.dataset), set()).add(job.key)
     for (uri, dataset), keys in groups.items():
         if _sqlite_file_missing(uri):
@@ -196,8 +204,9 @@ def run_job(job: Job) -> JobOutcome:
     """Run one job as ``udabench run`` would, tagged with its key and sweep; every launcher
     calls this (directly, in a worker process, in a Slurm task or as a Ray task).
 
-    It checks the store first: a key that finished meanwhile (a requeued Slurm task, a second
-    copy of the sweep) is not run twice.
+    It checks the store first: a key that finished meanwhile (a requeued Slurm task, a job
+    that a second copy of the sweep already ran) is not run again. There is no lock: two copies
+    of a sweep running at the same time can both run a job that neither has finished.
     """
     from .registry import get_registry
     from .runner import RunRequest, execute, resolve_config

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import queue
-import signal
 
 from udabench import HParam, Launcher, LauncherError, hookimpl
 
@@ -113,11 +112,10 @@ def _worker(slot: int, gpu: str | None, threads: int | None, parent: int, todo, 
     if threads is not None:
         os.environ["OMP_NUM_THREADS"] = str(threads)
 
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, interrupt)
+    from udabench.cli import terminate_as_interrupt
     from udabench.sweep import run_job
+
+    terminate_as_interrupt()  # a worker stopped by SIGTERM marks its run KILLED, as Ctrl-C would
 
     try:
         while True:

@@ -106,9 +106,9 @@ class DAC(Method):
         offsets = torch.nn.Parameter(torch.zeros(num_classes, d))
         opt = torch.optim.AdamW(list(adapter.parameters()) + [offsets], lr=cfg.lr, weight_decay=cfg.weight_decay)
         gen = ctx.generator()
-        step = 0
         for epoch in ctx.progress(range(epochs), desc="dac epochs"):
             order = torch.randperm(len(feats), generator=gen)
+            sums = torch.zeros(2)
             for start in range(0, len(order), cfg.batch_size):
                 idx = order[start:start + cfg.batch_size]
                 v, y = feats[idx], labels[idx]
@@ -119,10 +119,10 @@ class DAC(Method):
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                step += 1
-                if log:
-                    ctx.log_metrics({"train/loss_supcon": l_intra.detach(), "train/loss_text": l_inter.detach()},
-                                    step)
+                sums += torch.stack([l_intra.detach(), l_inter.detach()]) * len(idx)
+            if log:  # per epoch, not per step: hundreds of tiny steps would make the store the bottleneck
+                mean = sums / len(order)
+                ctx.log_metrics({"train/loss_supcon": mean[0], "train/loss_text": mean[1]}, epoch + 1)
             if on_epoch is not None:
                 with torch.no_grad():
                     on_epoch(epoch + 1, adapter, F.normalize(text + offsets, dim=-1))
