@@ -278,3 +278,5 @@ def test_cache_never_changes_a_metric(method, sets, mlflow_uri, tmp_path, monkey
     assert "cache_hit" not in off.metrics
     assert cold.metrics["cache_hit"] < 1.0 and cold.metrics["cache_lookups"] >= 1
     assert warm.metrics["cache_hit"] == 1.0 and warm.metrics["cache_lookups"] == cold.metrics["cache_lookups"]
+    assert (off.metrics["eval_from_cache"], cold.metrics["eval_from_cache"], warm.metrics["eval_from_cache"]) == \
+        (0.0, 0.0, 1.0)

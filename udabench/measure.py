@@ -35,6 +35,8 @@ class ThroughputMeter:
         self._batches = 0
         self._warm: tuple[float, int] | None = None  # (clock, images) when the warm-up ended
         self._stopped_at: float | None = None
+        #: The images' features came from the feature cache: the rate is then the head's, not the encoder's.
+        self.from_cache = False
 
     def start(self) -> None:
         _sync(self.device)

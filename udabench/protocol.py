@@ -151,8 +151,11 @@ def _predict_from_features(classifier, images: ImageList, backbone: ClipBackbone
     from .features import extract_features
 
     encoding = ThroughputMeter(ctx.device)
+    cache = backbone.feature_cache
+    hits = cache.hits if cache is not None else 0
     with timed(meter):
         feats, _ = extract_features(backbone, images, ctx, desc="evaluate", meter=encoding)
+        meter.from_cache = cache is not None and cache.hits > hits
         meter.data_wait_s += encoding.data_wait_s
         preds = []
         with torch.inference_mode():
@@ -183,7 +186,8 @@ def evaluate(classifier: Callable, evaluation: EvalSet, backbone: ClipBackbone, 
     s = summarize(evaluation.images.labels, preds, evaluation.images.num_classes)
     metrics = {"top1": s["top1"], "mean_class_acc": s["mean_class_acc"],
                "eval_images_per_s": meter.images_per_s, "eval_s": meter.wall_s,
-               "eval_data_wait_s": meter.data_wait_s, "eval_images": len(preds)}
+               "eval_data_wait_s": meter.data_wait_s, "eval_images": len(preds),
+               "eval_from_cache": float(meter.from_cache)}
     return EvalResult(metrics, s["per_class"], s["confusion"], meter)
 
 

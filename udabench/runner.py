@@ -216,7 +216,7 @@ def _run_one(tracker, parent, common, method_cls, config, dataset, task, seed, b
 PROTOCOL_METRICS = frozenset({"top1", "mean_class_acc", "eval_images_per_s", "eval_s", "eval_data_wait_s",
                               "eval_images", "adapt_images_per_s", "adapt_images", "adapt_s",
                               "adapt_data_wait_s", "peak_mem_mb", "wall_s",
-                              "cache_hit", "cache_lookups"})
+                              "cache_hit", "cache_lookups", "eval_from_cache"})
 
 
 def method_metric_logger(run):

@@ -21,7 +21,8 @@ not changed; only the abstract was available, so what follows is ours, marked [c
   all shots for the chosen epochs. No target label beyond the K shots is read (the few-shot
   linear probe chooses its C the same way). With one shot per class there is nothing to hold
   out and the defaults are used; empty grids turn the search off.
-* Training [choice, the Tip-Adapter-F recipe]: AdamW lr 1e-3, 20 epochs, batch 256, over
+* Training [choice, the Tip-Adapter-F recipe]: AdamW lr 1e-3 (constant), 20 epochs unless the
+  search above chooses 50, 100 or 200, batch 256, over
   frozen features of ``augment_views`` random-resized-crop (+flip) views per support image,
   computed once, not per epoch (and kept in the feature cache: the views are drawn from the
   run's seed, so a second run of the same seed reads them back).
