@@ -112,12 +112,18 @@ def run_key(method: str, dataset: str, task: str, seed: int, backbone: str, conf
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+SQLITE = "sqlite:///"
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a SQLite store URI (relative to the working folder or absolute), else None."""
+    return Path(uri[len(SQLITE):]) if uri.startswith(SQLITE) else None
+
+
 def portable_uri(uri: str) -> str:
     """A relative SQLite path made absolute, so that workers in other folders write the same file."""
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        return prefix + str(Path(uri[len(prefix):]).resolve())
-    return uri
+    path = sqlite_path(uri)
+    return SQLITE + str(path.resolve()) if path is not None and not path.is_absolute() else uri
 
 
 def is_remote_store(uri: str) -> bool:
@@ -181,8 +187,8 @@ def _fold(state: JobState, run) -> None:
 
 
 def _sqlite_file_missing(uri: str) -> bool:
-    prefix = "sqlite:///"
-    return uri.startswith(prefix) and not Path(uri[len(prefix):]).exists()
+    path = sqlite_path(uri)
+    return path is not None and not path.exists()
 
 
 def select(jobs: list[Job], states: dict[str, JobState], rerun_failed: bool = False,
