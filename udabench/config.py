@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .errors import ConfigError
+from .errors import ConfigError, PluginError
 from .names import unknown_message
 
 
@@ -65,6 +65,22 @@ class HParam:
         if self.choices is not None and value not in self.choices:
             raise ConfigError(f"{where}: {self.name} must be one of {list(self.choices)}, got {value!r}")
         return value
+
+
+def check_declarations(params: Iterable[Any], where: str, what: str = "hyperparameter",
+                       attribute: str = "hparams", defaults: bool = True) -> None:
+    """A plugin's declared parameters (a method's ``hparams``, a launcher's ``options``): HParam
+    objects, each name once, and (``defaults``) each default valid for its own declaration."""
+    params = list(params)
+    for h in params:
+        if not isinstance(h, HParam):
+            raise PluginError(f"{where}: {attribute} must be udabench.HParam objects")
+    names = [h.name for h in params]
+    if len(names) != len(set(names)):
+        raise PluginError(f"{where}: a {what} is declared twice")
+    if defaults:
+        for h in params:
+            h.coerce(h.default, f"{where} default")
 
 
 def _number(text: str, kind: type):

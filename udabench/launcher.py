@@ -16,7 +16,7 @@ import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .config import HParam
+from .config import HParam, check_declarations
 from .errors import ConfigError, PluginError, UdabenchError
 from .names import unknown_message
 
@@ -75,12 +75,8 @@ class Launcher:
 
     @classmethod
     def check_contract(cls, where: str) -> None:
-        names = [o.name for o in cls.options]
-        if len(names) != len(set(names)):
-            raise PluginError(f"{where}: a launcher option is declared twice")
-        for o in cls.options:
-            if not isinstance(o, HParam):
-                raise PluginError(f"{where}: options must be udabench.HParam objects")
+        # Defaults are not checked: an unset option is None ("not given"), whatever its type.
+        check_declarations(cls.options, where, what="launcher option", attribute="options", defaults=False)
         if cls.launch is Launcher.launch:
             raise PluginError(f"{where}: a launcher must implement launch(jobs, echo)")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
-from .config import Config, HParam
+from .config import Config, HParam, check_declarations
 from .data import ImageList, TargetView
 from .errors import PluginError
 from .settings import Setting
@@ -87,13 +87,8 @@ class Method:
         except ValueError:
             raise PluginError(f"{where}: `setting` must be one of {[s.value for s in Setting]}, "
                               f"got {getattr(cls, 'setting', None)!r}") from None
-        names = [h.name for h in cls.hparams]
-        if len(names) != len(set(names)):
-            raise PluginError(f"{where}: a hyperparameter is declared twice")
-        for h in cls.hparams:
-            if not isinstance(h, HParam):
-                raise PluginError(f"{where}: hparams must be udabench.HParam objects")
-            h.coerce(h.default, f"{where} default")
+        check_declarations(cls.hparams, where)
+        names = {h.name for h in cls.hparams}
         for ds, overrides in cls.dataset_overrides.items():
             for key in overrides:
                 if key not in names:
