@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 
-from udabench.runner import RunRequest, execute
+from udabench.protocol.options import RunOptions
+from udabench.protocol.runner import RunRequest, execute
 
 CACHE_METHODS = {"zeroshot": {}, "linear-probe": {}, "dac": {}}
 
@@ -28,7 +29,7 @@ def test_end_to_end_main_command(benchmark, tmp_path):
     a new MLflow database (digits generation and schema set-up included), then again warm."""
     env = {**os.environ, "UDABENCH_CACHE": str(tmp_path / "cache"),
            "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
-    cmd = [sys.executable, "-m", "udabench.cli", "run", "--method", "zeroshot", "--dataset", "digits",
+    cmd = [sys.executable, "-m", "udabench", "run", "--method", "zeroshot", "--dataset", "digits",
            "--no-progress"]
 
     def once() -> float:
@@ -57,7 +58,7 @@ def test_feature_cache_speedup(benchmark, tmp_path, monkeypatch):
         shutil.rmtree(tmp_path / "cache" / "features", ignore_errors=True)  # each method starts cold
         for attempt in ("first", "second"):
             req = RunRequest(method=method, dataset="digits", seeds=[0], backbone="toyclip", set_pairs=sets,
-                             progress=False, tracking_uri=uri)
+                             options=RunOptions(progress=False, tracking_uri=uri))
             t0 = time.perf_counter()
             records = execute(req, echo=lambda s: None)
             command_s = time.perf_counter() - t0

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from udabench.measure import PeakMemory
+from udabench.protocol.measure import PeakMemory
 from udabench_plugins.methods.reclip_graph import label_propagation, text_span_projection
 
 SIZES = (1_000, 10_000, 50_000)

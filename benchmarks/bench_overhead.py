@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from udabench import FeatureClassifier, RunContext, load_backbone, text_head
-from udabench.measure import ThroughputMeter
-from udabench.protocol import predict
+from udabench.protocol.measure import ThroughputMeter
+from udabench.protocol.task import predict
 from udabench_plugins.datasets.digits import Digits
 
 ROUNDS = 5
@@ -60,8 +60,8 @@ def _wall(cmd: list[str]) -> float:
 
 def test_cli_startup(benchmark):
     python = [sys.executable, "-c", "pass"]
-    helps = [sys.executable, "-m", "udabench.cli", "--help"]
-    lists = [sys.executable, "-m", "udabench.cli", "list"]
+    helps = [sys.executable, "-m", "udabench", "--help"]
+    lists = [sys.executable, "-m", "udabench", "list"]
     base = statistics.median(_wall(python) for _ in range(ROUNDS))
     help_s = statistics.median(_wall(helps) for _ in range(ROUNDS))
     list_s = statistics.median(_wall(lists) for _ in range(ROUNDS))

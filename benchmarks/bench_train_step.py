@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from udabench import FeatureClassifier, RunContext, load_backbone, text_head
-from udabench.config import resolve
-from udabench.protocol import build_adapt_data
-from udabench.registry import get_registry
+from udabench.contract.config import resolve
+from udabench.protocol.task import build_adapt_data
+from udabench.contract.registry import get_registry
 from udabench_plugins.datasets.digits import Digits
 
 ROUNDS = 5
@@ -23,7 +23,7 @@ EPOCHS = 2
 
 
 def test_training_step_overhead(benchmark, tmp_path):
-    from udabench.tracking import Tracker
+    from udabench.tracking.tracker import Tracker
 
     backbone = load_backbone("toyclip")
     method_cls = get_registry().method("source-ft")

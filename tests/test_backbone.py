@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from udabench.errors import UnknownNameError, WeightsUnavailableError
-from udabench.registry import get_registry
-from udabench.weights import create_open_clip, split_spec
+from udabench.contract.errors import UnknownNameError, WeightsUnavailableError
+from udabench.contract.registry import get_registry
+from udabench.model.weights import create_open_clip, split_spec
 
 TINY_VIT = {
     "embed_dim": 32,

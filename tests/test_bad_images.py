@@ -11,7 +11,7 @@ from PIL import Image
 
 from test_real_datasets import build_office31, run_zeroshot, small_confusion_plot  # noqa: F401 (fixture)
 from udabench import ImageList, ImageSource
-from udabench.tracking import Tracker
+from udabench.tracking.tracker import Tracker
 
 pytestmark = pytest.mark.filterwarnings("ignore::udabench_plugins.datasets._folders.CountMismatchWarning")
 

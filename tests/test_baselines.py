@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from udabench.config import resolve
-from udabench.context import RunContext
-from udabench.protocol import run_task
-from udabench.registry import get_registry
+from udabench.contract.config import resolve
+from udabench.protocol.context import RunContext
+from udabench.protocol.task import run_task
+from udabench.contract.registry import get_registry
 from udabench_plugins.datasets.digits import Digits
 
 TASKS = [t.name for t in Digits.tasks]

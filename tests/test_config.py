@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from udabench.config import HParam, load_yaml_overrides, parse_set_pairs, resolve
-from udabench.errors import ConfigError
+from udabench.contract.config import HParam, load_yaml_overrides, parse_set_pairs, resolve
+from udabench.contract.errors import ConfigError
 
 HP = (HParam("lr", 3e-3, "learning rate"), HParam("epochs", 25, "passes"),
       HParam("csc", False, "class-specific context"),

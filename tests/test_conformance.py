@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from udabench import FeatureClassifier, HParam, Method, Setting, text_head
-from udabench.registry import get_registry
+from udabench.contract.registry import get_registry
 from udabench.testing import ConformanceError, check_backbone, check_dataset, check_method
 
 # Short schedules: the kit checks the contract, not accuracy.

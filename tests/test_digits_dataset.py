@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from udabench.errors import DataError, UnknownNameError
+from udabench.contract.errors import DataError, UnknownNameError
 from udabench_plugins.datasets.digits import Digits
 from udabench_plugins.datasets.digits.storage import domain_file
 

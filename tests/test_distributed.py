@@ -30,11 +30,12 @@ from pathlib import Path
 
 import pytest
 
-from udabench.config import parse_set_pairs
-from udabench.context import RunContext
-from udabench.distributed import DistributedInfo, RankMeanMetrics
-from udabench.errors import ConfigError
-from udabench.runner import RunRequest, execute
+from udabench.contract.config import parse_set_pairs
+from udabench.protocol.context import RunContext
+from udabench.protocol.distributed import DistributedInfo, RankMeanMetrics
+from udabench.contract.errors import ConfigError
+from udabench.protocol.options import RunOptions
+from udabench.protocol.runner import RunRequest, execute
 
 JOB = Path(__file__).with_name("torchrun_job.py")
 TASK = "printed2handwritten"
@@ -77,7 +78,8 @@ def test_torchrun_two_processes_match_one_process(mlflow_uri, _mlflow_template, 
     one = {}
     for method, (sets, seeds) in RUNS.items():
         req = RunRequest(method=method, dataset="digits", tasks=[TASK], seeds=seeds, backbone="toyclip",
-                         set_pairs=parse_set_pairs(sets), device="cpu", tracking_uri=mlflow_uri, progress=False)
+                         set_pairs=parse_set_pairs(sets),
+                         options=RunOptions(device="cpu", tracking_uri=mlflow_uri, progress=False))
         for record in execute(req, echo=lambda line: None):
             one[method, record.seed] = record
     t1 = time.perf_counter()

@@ -19,7 +19,7 @@ import pytest
 
 import udabench.cli
 from udabench import DataError
-from udabench.download import MIRRORS_ENV, Archive, download, fetch
+from udabench.data.download import MIRRORS_ENV, Archive, download, fetch
 from udabench_plugins.datasets.office31 import Office31
 
 TIMEOUT = 5.0

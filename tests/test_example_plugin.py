@@ -27,7 +27,7 @@ def installed(tmp_path_factory) -> dict:
 
 
 def test_the_installed_example_is_listed_with_its_origin(installed):
-    out = subprocess.run([sys.executable, "-m", "udabench.cli", "list"], env=installed, capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "udabench", "list"], env=installed, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     lines = {line.split()[0]: line for line in out.stdout.splitlines() if line.strip()}
@@ -36,7 +36,7 @@ def test_the_installed_example_is_listed_with_its_origin(installed):
 
 
 def test_the_installed_example_runs_through_the_cli(installed, tmp_path):
-    out = subprocess.run([sys.executable, "-m", "udabench.cli", "run", "--method", "entropy-min", "--dataset",
+    out = subprocess.run([sys.executable, "-m", "udabench", "run", "--method", "entropy-min", "--dataset",
                           "digits", "--task", "printed2handwritten", "--seeds", "0", "--no-progress",
                           "--tracking-uri", f"sqlite:///{tmp_path}/m.db"], env=installed, capture_output=True,
                          text=True, timeout=600, cwd=tmp_path)

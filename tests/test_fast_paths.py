@@ -10,16 +10,17 @@ import pytest
 import torch
 
 from udabench import RunContext
-from udabench.fast_paths import configure_backends, is_compiled, prepare_model, wants_channels_last
-from udabench.measure import ThroughputMeter
+from udabench.model.fast_paths import configure_backends, is_compiled, prepare_model, wants_channels_last
+from udabench.protocol.measure import ThroughputMeter
 
 
 def run(method="zeroshot", **kw):
-    from udabench.runner import RunRequest, execute
+    from udabench.protocol.options import RunOptions
+    from udabench.protocol.runner import RunRequest, execute
 
     sets = kw.pop("sets", {})
     req = RunRequest(method=method, dataset="digits", tasks=["printed2dotmatrix"], seeds=[0], backbone="toyclip",
-                     progress=False, cache=False, set_pairs=sets, **kw)
+                     set_pairs=sets, options=RunOptions(progress=False, cache=False, **kw))
     (rec,) = execute(req, echo=lambda s: None)
     return rec.result.metrics
 
@@ -138,7 +139,7 @@ def test_pinned_memory_and_non_blocking_only_on_cuda(monkeypatch):
 
 def test_evaluation_runs_in_inference_mode(toy_backbone):
     from udabench import ImageList, ImageSource
-    from udabench.protocol import predict
+    from udabench.protocol.task import predict
 
     seen = []
 

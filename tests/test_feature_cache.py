@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from udabench import FeatureClassifier, ImageList, ImageSource, RunContext, extract_features, text_head
-from udabench.backbone import same_tower
-from udabench.feature_cache import FeatureCache, image_fingerprint, transform_key
-from udabench.features import augmented_features
-from udabench.protocol import scores_on_features
+from udabench.model.backbone import same_tower
+from udabench.model.feature_cache import FeatureCache, image_fingerprint, transform_key
+from udabench.model.features import augmented_features
+from udabench.protocol.task import scores_on_features
 
 
 def images(n=12, seed=0, size=32) -> ImageList:
@@ -221,7 +221,7 @@ def test_a_process_killed_while_writing_leaves_no_entry(tmp_path):
     child = textwrap.dedent(f"""
         import os, signal, torch
         import safetensors.torch as st
-        from udabench.feature_cache import FeatureCache
+        from udabench.model.feature_cache import FeatureCache
 
         def torn_write(tensors, filename, metadata=None):
             with open(filename, "wb") as f:
@@ -260,13 +260,14 @@ def test_unwritable_cache_warns_and_the_run_goes_on(tmp_path):
 ])
 def test_cache_never_changes_a_metric(method, sets, mlflow_uri, tmp_path, monkeypatch):
     """The same run three times: no cache, a cold cache, a warm cache. Same numbers, class by class."""
-    from udabench.runner import RunRequest, execute
+    from udabench.protocol.options import RunOptions
+    from udabench.protocol.runner import RunRequest, execute
 
     monkeypatch.setenv("UDABENCH_CACHE", str(tmp_path / "cache"))
 
     def run(cache: bool):
         req = RunRequest(method=method, dataset="digits", tasks=["printed2sevenseg"], seeds=[1],
-                         backbone="toyclip", set_pairs=sets, progress=False, cache=cache)
+                         backbone="toyclip", set_pairs=sets, options=RunOptions(progress=False, cache=cache))
         (rec,) = execute(req, echo=lambda s: None)
         return rec.result
 

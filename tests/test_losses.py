@@ -128,7 +128,7 @@ def test_dac_cache_logits_by_hand():
 
 
 def _dac(**overrides):
-    from udabench.config import resolve
+    from udabench.contract.config import resolve
     from udabench_plugins.methods.dac import DAC
 
     return DAC(resolve("dac", DAC.hparams, set_overrides={"epochs": 3, **overrides}))

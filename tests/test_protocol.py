@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from udabench import HParam, Method, Setting
-from udabench.config import resolve
-from udabench.context import RunContext
-from udabench.data import ImageList, TargetView
-from udabench.protocol import build_adapt_data, run_task
+from udabench.contract.config import resolve
+from udabench.protocol.context import RunContext
+from udabench.data.images import ImageList, TargetView
+from udabench.protocol.task import build_adapt_data, run_task
 from udabench_plugins.datasets.digits import Digits
 
 TASK = Digits.task("printed2handwritten")
@@ -114,7 +114,7 @@ def test_shots_are_drawn_by_seed():
 
 @pytest.mark.parametrize("method,overrides", [("linear-probe", {}), ("source-ft", {"epochs": 1})])
 def test_the_same_seed_gives_the_same_metrics(toy_backbone, method, overrides):
-    from udabench.registry import get_registry
+    from udabench.contract.registry import get_registry
 
     cls = get_registry().method(method)
     cfg = resolve(cls.name, cls.hparams, "digits", cls.dataset_overrides, set_overrides=overrides)
@@ -129,7 +129,7 @@ def test_the_same_seed_gives_the_same_metrics(toy_backbone, method, overrides):
 
 
 def test_reclip_gets_no_source_and_dac_exactly_k_per_class():
-    from udabench.registry import get_registry
+    from udabench.contract.registry import get_registry
 
     reg = get_registry()
     reclip, dac = reg.method("reclip"), reg.method("dac")

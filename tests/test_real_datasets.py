@@ -20,10 +20,10 @@ import pytest
 from PIL import Image
 
 import udabench.cli
-import udabench.runner
+import udabench.protocol.runner
 from udabench import DataError
-from udabench.registry import get_registry
-from udabench.tracking import Tracker
+from udabench.contract.registry import get_registry
+from udabench.tracking.tracker import Tracker
 from udabench_plugins.datasets._folders import CountMismatchWarning
 from udabench_plugins.datasets.domainnet import DomainNet
 from udabench_plugins.datasets.minidomainnet import MiniDomainNet
@@ -153,7 +153,7 @@ def small_confusion_plot(monkeypatch):
         fig.add_subplot().imshow(confusion)
         return fig
 
-    monkeypatch.setattr(udabench.runner, "confusion_figure", small)
+    monkeypatch.setattr(udabench.protocol.runner, "confusion_figure", small)
 
 
 @pytest.mark.slow

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from udabench.errors import UnknownNameError
+from udabench.contract.errors import UnknownNameError
 from udabench import hookimpl
-from udabench.registry import PluginInfo, Registry, get_registry
+from udabench.contract.registry import PluginInfo, Registry, get_registry
 
 BUILTIN_METHODS = {"zeroshot", "linear-probe", "source-ft"}
 
@@ -72,7 +72,7 @@ def test_a_third_party_distribution_is_discovered(third_party_site):
 
 def test_udabench_list_shows_a_third_party_plugin_with_its_origin(third_party_site):
     env = {**os.environ, "PYTHONPATH": str(third_party_site)}
-    out = subprocess.run([sys.executable, "-m", "udabench.cli", "list"], env=env, capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "udabench", "list"], env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     line = next(l for l in out.stdout.splitlines() if l.startswith("tp-majority"))
@@ -162,7 +162,7 @@ def test_only_the_named_plugins_load_when_the_filter_is_set():
 
 def test_the_env_variable_can_turn_every_plugin_off():
     env = {**os.environ, "UDABENCH_LOAD_PLUGINS": ""}
-    out = subprocess.run([sys.executable, "-m", "udabench.cli", "run", "--method", "zeroshot", "--dataset",
+    out = subprocess.run([sys.executable, "-m", "udabench", "run", "--method", "zeroshot", "--dataset",
                           "digits"], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert "unknown method 'zeroshot'" in out.stderr and "(none)" in out.stderr

@@ -15,20 +15,12 @@ from pathlib import Path
 import pytest
 
 from udabench.cli import main
-from udabench.errors import ConfigError, UnknownNameError
-from udabench.registry import get_registry
-from udabench.sweep import (
-    FAILED,
-    FINISHED,
-    MISSING,
-    RUN_KEY_TAG,
-    SWEEP_TAG,
-    JobState,
-    SweepError,
-    run_key,
-    select,
-)
-from udabench.sweep_spec import expand, load_sweep
+from udabench.contract.errors import ConfigError, UnknownNameError
+from udabench.contract.registry import get_registry
+from udabench.protocol.options import RunOptions
+from udabench.protocol.runner import RUN_KEY_TAG, run_key
+from udabench.sweep.jobs import FAILED, FINISHED, MISSING, SWEEP_TAG, JobState, SweepError, select
+from udabench.sweep.spec import expand, load_sweep
 
 DATASET = "digits"
 #: The sweep of the end-to-end tests: 2 seeded methods x 2 tasks x 3 seeds = 12 jobs, each a
@@ -90,7 +82,7 @@ def test_a_sweep_expands_into_one_job_per_run(tmp_path):
     assert all(j.backbone == "toyclip" for j in jobs)  # the dataset's default backbone
     assert all(j.tracking_uri == f"sqlite:///{Path('rel.db').resolve()}" for j in jobs)  # made absolute
     # the config hash is the one `udabench run` tags its runs with
-    from udabench.runner import RunRequest, resolve_config
+    from udabench.protocol.runner import RunRequest, resolve_config
 
     job = ft[0]
     req = RunRequest(method=job.method, dataset=DATASET, set_pairs=job.set_pairs)
@@ -102,13 +94,16 @@ KEY = "7271968179c143e7"
 
 
 def test_the_run_key_is_deterministic_and_covers_each_field():
-    base = ("linear-probe", "digits", "printed2handwritten", 0, "toyclip", "12051f482d", "fp32", False)
+    base = ("linear-probe", "digits", "printed2handwritten", 0, "toyclip", "12051f482d", RunOptions())
     assert run_key(*base) == KEY  # the same on every machine and Python version
     for i, other in enumerate(("source-ft", "office31", "printed2sevenseg", 1, "ViT-B-16:openai", "0",
-                               "bf16", True)):
+                               RunOptions(precision="bf16"), RunOptions(skip_bad_images=True))):
         changed = list(base)
-        changed[i] = other
+        changed[min(i, 6)] = other
         assert run_key(*changed) != run_key(*base), f"field {i} is not part of the key"
+    # Options that do not change the numbers do not change the key.
+    same = RunOptions(workers=2, batch_size=64, cache=False, progress=False, device="cpu", root="/data")
+    assert run_key(*base[:6], same) == KEY
 
 
 @pytest.mark.parametrize("body, message", [
@@ -233,7 +228,7 @@ WRITES = 600  # metric values per writer: three flushes of the run's buffer
 
 def _write_one_run(uri: str, tag: str) -> str:
     """One writer process: a run with params, WRITES metric values and an artifact."""
-    from udabench.tracking import Tracker
+    from udabench.tracking.tracker import Tracker
 
     try:
         tracker = Tracker(uri)
@@ -277,8 +272,8 @@ def test_concurrent_writers_lose_nothing_or_say_to_start_a_server(store, request
 def test_a_locked_sqlite_store_fails_with_the_fix_and_never_reads_finished():
     from mlflow.exceptions import MlflowException
 
-    from udabench.store_guard import TrackingStoreBusyError, guard
-    from udabench.tracking import TrackedRun
+    from udabench.tracking.store_guard import TrackingStoreBusyError, guard
+    from udabench.tracking.tracker import TrackedRun
 
     class LockedClient:
         def __init__(self):
@@ -325,7 +320,7 @@ def _assert_twelve_finished(url: str, name: str, spec_path: str) -> list:
 def test_local_sweep_killed_half_way_resumes_to_twelve_runs(mlflow_server, backbone_spec, tmp_path):
     url = mlflow_server
     path = write_sweep(tmp_path, "local-e2e", METHODS, backbone_spec, tasks=["printed2handwritten", "printed2sevenseg"])
-    cmd = [sys.executable, "-m", "udabench.cli", "sweep", path, "--launcher", "local",
+    cmd = [sys.executable, "-m", "udabench", "sweep", path, "--launcher", "local",
            "--launcher-set", "workers=4", "--tracking-uri", url]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     log = tmp_path / "first.log"
@@ -353,7 +348,7 @@ def test_local_sweep_killed_half_way_resumes_to_twelve_runs(mlflow_server, backb
     assert len(done_at_kill) <= skipped < 12  # what finished before the kill is not run again
     _assert_twelve_finished(url, "local-e2e", path)
 
-    board = subprocess.run([sys.executable, "-m", "udabench.cli", "leaderboard", "--sweep", "local-e2e",
+    board = subprocess.run([sys.executable, "-m", "udabench", "leaderboard", "--sweep", "local-e2e",
                             "--tracking-uri", url], capture_output=True, text=True, env=env, timeout=120,
                            check=False)
     assert "sweep local-e2e: 12 jobs, 12 finished, 0 failed, 0 missing" in board.stdout, board.stderr

@@ -19,10 +19,11 @@ import pytest
 
 import udabench
 import udabench.cli
-import udabench.runner
+import udabench.protocol.runner
 from udabench import HParam, Method, Setting, hookimpl
-from udabench.registry import PluginInfo, get_registry
-from udabench.runner import RunRequest, RunsFailedError, execute, resolve_config
+from udabench.contract.registry import PluginInfo, get_registry
+from udabench.protocol.options import RunOptions
+from udabench.protocol.runner import RunRequest, RunsFailedError, execute, resolve_config
 
 DATASET = "digits"
 TASK = "printed2handwritten"
@@ -35,7 +36,7 @@ FAILING = "test-failing"
 # -- fixtures ----------------------------------------------------------------------------------
 def _request(method: str, uri: str, spec: str, seeds=(0,), **kw) -> RunRequest:
     return RunRequest(method=method, dataset=DATASET, tasks=[TASK], seeds=list(seeds) if seeds else None,
-                      backbone=spec, tracking_uri=uri, progress=False, device="cpu", **kw)
+                      backbone=spec, options=RunOptions(tracking_uri=uri, progress=False, device="cpu"), **kw)
 
 
 def _run(method: str, uri: str, spec: str, seeds=(0,), **kw):
@@ -281,7 +282,7 @@ def test_leaderboard_counts_finished_runs_only(mlflow_uri, backbone_spec, capsys
         raise OSError("disk full")
 
     with monkeypatch.context() as mp:
-        mp.setattr(udabench.runner, "per_class_csv", broken_csv)
+        mp.setattr(udabench.protocol.runner, "per_class_csv", broken_csv)
         with pytest.raises(RunsFailedError, match="disk full"):
             _run("zeroshot", mlflow_uri, backbone_spec, seeds=(1,))
     client = _client(mlflow_uri)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from udabench.config import resolve
-from udabench.context import RunContext
-from udabench.protocol import build_adapt_data
-from udabench.registry import get_registry
+from udabench.contract.config import resolve
+from udabench.protocol.context import RunContext
+from udabench.protocol.task import build_adapt_data
+from udabench.contract.registry import get_registry
 from udabench_plugins.datasets.digits import Digits
 
 TASK = Digits.task("printed2handwritten")

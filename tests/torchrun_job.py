@@ -21,8 +21,8 @@ def check_sync_module() -> None:
     replaced by rank 0's, buffers included."""
     import torch
 
-    from udabench.distributed import DistributedInfo
-    from udabench.errors import PluginError
+    from udabench.protocol.distributed import DistributedInfo
+    from udabench.contract.errors import PluginError
 
     info = DistributedInfo.from_env()
     assert info.world_size == 2, info

@@ -9,43 +9,44 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from .contract.version import __version__
 
 _EXPORTS = {
-    "hookimpl": "hookspecs", "PLUGIN_API_VERSION": "hookspecs",
-    "Method": "method", "AdaptData": "method",
-    "Dataset": "dataset", "Task": "dataset", "cache_root": "dataset",
-    "Backbone": "backbone", "ClipBackbone": "backbone", "LOGIT_SCALE": "backbone",
-    "HParam": "config", "Config": "config",
-    "Setting": "settings",
-    "ImageSource": "data", "ImageList": "data", "TargetView": "data", "stratified_split": "data",
-    "FeatureClassifier": "classifiers", "FeatureHead": "classifiers", "text_head": "classifiers",
-    "extract_features": "features", "augmented_features": "features", "image_embeddings": "features",
-    "RunContext": "context",
-    "create_open_clip": "weights", "split_spec": "weights", "file_digest": "weights",
-    "load_backbone": "registry",
-    "Launcher": "launcher", "LauncherError": "launcher", "require_extra": "launcher",
-    "UdabenchError": "errors", "DataError": "errors", "ConfigError": "errors",
-    "WeightsUnavailableError": "errors", "PluginError": "errors",
+    "hookimpl": "contract.hookspecs", "PLUGIN_API_VERSION": "contract.hookspecs",
+    "Method": "contract.method", "AdaptData": "contract.method",
+    "Dataset": "contract.dataset", "Task": "contract.dataset", "cache_root": "contract.dataset",
+    "Backbone": "contract.backbone", "ClipBackbone": "model.backbone", "LOGIT_SCALE": "model.backbone",
+    "HParam": "contract.config", "Config": "contract.config",
+    "Setting": "contract.settings",
+    "ImageSource": "data.images", "ImageList": "data.images", "TargetView": "data.images", "stratified_split": "data.images",
+    "FeatureClassifier": "model.classifiers", "FeatureHead": "model.classifiers", "text_head": "model.classifiers",
+    "extract_features": "model.features", "augmented_features": "model.features", "image_embeddings": "model.features",
+    "RunContext": "protocol.context",
+    "create_open_clip": "model.weights", "split_spec": "model.weights", "file_digest": "model.weights",
+    "load_backbone": "contract.registry",
+    "Launcher": "contract.launcher", "LauncherError": "contract.launcher", "require_extra": "contract.launcher",
+    "UdabenchError": "contract.errors", "DataError": "contract.errors", "ConfigError": "contract.errors",
+    "WeightsUnavailableError": "contract.errors", "PluginError": "contract.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .backbone import LOGIT_SCALE, Backbone, ClipBackbone
-    from .classifiers import FeatureClassifier, FeatureHead, text_head
-    from .config import Config, HParam
-    from .context import RunContext
-    from .data import ImageList, ImageSource, TargetView, stratified_split
-    from .dataset import Dataset, Task, cache_root
-    from .features import augmented_features, extract_features, image_embeddings
-    from .errors import ConfigError, DataError, PluginError, UdabenchError, WeightsUnavailableError
-    from .hookspecs import PLUGIN_API_VERSION, hookimpl
-    from .launcher import Launcher, LauncherError, require_extra
-    from .method import AdaptData, Method
-    from .registry import load_backbone
-    from .settings import Setting
-    from .weights import create_open_clip, file_digest, split_spec
+    from .contract.backbone import Backbone
+    from .model.backbone import LOGIT_SCALE, ClipBackbone
+    from .model.classifiers import FeatureClassifier, FeatureHead, text_head
+    from .contract.config import Config, HParam
+    from .protocol.context import RunContext
+    from .data.images import ImageList, ImageSource, TargetView, stratified_split
+    from .contract.dataset import Dataset, Task, cache_root
+    from .model.features import augmented_features, extract_features, image_embeddings
+    from .contract.errors import ConfigError, DataError, PluginError, UdabenchError, WeightsUnavailableError
+    from .contract.hookspecs import PLUGIN_API_VERSION, hookimpl
+    from .contract.launcher import Launcher, LauncherError, require_extra
+    from .contract.method import AdaptData, Method
+    from .contract.registry import load_backbone
+    from .contract.settings import Setting
+    from .model.weights import create_open_clip, file_digest, split_spec
 
 
 def __getattr__(name: str):

@@ -67,7 +67,7 @@ class LocalLauncher(Launcher):
 
 
 def _collect(jobs, procs, done) -> list:
-    from udabench.sweep import JobOutcome
+    from udabench.sweep.jobs import JobOutcome
 
     outcomes: dict[int, JobOutcome] = {}
     running: dict[int, int] = {}  # worker slot -> job index
@@ -113,7 +113,7 @@ def _worker(slot: int, gpu: str | None, threads: int | None, parent: int, todo, 
         os.environ["OMP_NUM_THREADS"] = str(threads)
 
     from udabench.cli import terminate_as_interrupt
-    from udabench.sweep import run_job
+    from udabench.sweep.jobs import run_job
 
     terminate_as_interrupt()  # a worker stopped by SIGTERM marks its run KILLED, as Ctrl-C would
 

@@ -1,0 +1,122 @@
+"""One RunOptions: every option settable from the CLI and from a sweep file, checked alike."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pytest
+
+from udabench.cli import build_parser
+from udabench.contract.errors import ConfigError
+from udabench.protocol.options import RunOptions, option_flags
+from udabench.sweep.jobs import SweepError
+from udabench.sweep.spec import expand, load_sweep
+
+
+def _other_values() -> dict:
+    """A value other than the default for every option."""
+    out = {}
+    for f in fields(RunOptions):
+        default, choices = f.default, f.metadata["choices"]
+        if isinstance(default, bool):
+            out[f.name] = not default
+        elif choices:
+            out[f.name] = next(c for c in choices if c != default)
+        elif isinstance(default, int):
+            out[f.name] = default + 3
+        elif f.name == "device":
+            out[f.name] = "cpu"
+        else:
+            out[f.name] = f"/tmp/udabench-{f.name}"
+    return out
+
+
+def _cli_words(values: dict) -> list[str]:
+    flags, words = option_flags(), []
+    for name, value in values.items():
+        if isinstance(value, bool):
+            words.append(flags[name])  # --no-cache, --compile ...
+        else:
+            words += [flags[name], str(value)]
+    return words
+
+
+def test_every_option_is_a_flag_of_udabench_run():
+    values = _other_values()
+    args = build_parser().parse_args(["run", "--method", "zeroshot", "--dataset", "digits", *_cli_words(values)])
+    assert RunOptions.from_args(args) == RunOptions(**values)
+    defaults = build_parser().parse_args(["run", "--method", "zeroshot", "--dataset", "digits"])
+    assert RunOptions.from_args(defaults) == RunOptions()
+
+
+def test_every_option_is_settable_from_a_sweep_file(tmp_path):
+    values = _other_values()
+    values["tracking_uri"] = f"sqlite:///{tmp_path / 'store.db'}"
+    values["root"] = str(tmp_path / "data")
+    lines = "\n".join(f"  {k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in values.items())
+    path = tmp_path / "sweep.yaml"
+    path.write_text(f"methods: [zeroshot]\ndatasets: [digits]\ntasks: [printed2sevenseg]\nrun:\n{lines}\n")
+    (job,) = expand(load_sweep(path))
+    assert job.run_options == RunOptions(**values)
+
+
+def test_the_run_key_changes_with_the_options_that_change_numbers_only(tmp_path):
+    base = tmp_path / "a.yaml"
+    base.write_text("methods: [zeroshot]\ndatasets: [digits]\ntasks: [printed2sevenseg]\n")
+    (plain,) = expand(load_sweep(base), f"sqlite:///{tmp_path / 's.db'}")
+    keyed = {f.name for f in fields(RunOptions) if f.metadata["keyed"]}
+    assert keyed == {"precision", "skip_bad_images"}
+    for name, value in _other_values().items():
+        other = tmp_path / f"{name}.yaml"
+        rendered = str(value).lower() if isinstance(value, bool) else value
+        other.write_text(base.read_text() + f"run: {{{name}: {rendered}}}\n")
+        (job,) = expand(load_sweep(other), f"sqlite:///{tmp_path / 's.db'}")
+        assert (job.key != plain.key) == (name in keyed), name
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"batch_size": 0}, "batch_size (--batch-size) must be at least 1, got 0"),
+    ({"workers": -1}, "workers (--workers) must be at least 0, got -1"),
+    ({"precision": "fp8"}, "precision must be one of ['fp32', 'bf16', 'fp16'], got 'fp8'"),
+    ({"batch_size": "many"}, "batch_size must be int"),
+])
+def test_a_bad_option_names_itself(changes, message):
+    with pytest.raises(ConfigError) as err:
+        RunOptions(**changes)
+    assert message in str(err.value)
+
+
+def test_a_sweep_file_with_an_unknown_or_bad_run_option_fails_before_any_job(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text("methods: [zeroshot]\ndatasets: [digits]\nrun: {batchsize: 64}\n")
+    with pytest.raises(SweepError, match="unknown run option 'batchsize'. Did you mean 'batch_size'"):
+        load_sweep(path)
+    path.write_text("methods: [zeroshot]\ndatasets: [digits]\nrun: {batch_size: 0}\n")
+    with pytest.raises(SweepError, match="must be at least 1"):
+        load_sweep(path)
+
+
+def test_the_cli_refuses_a_zero_batch_size_naming_the_flag(capsys):
+    from udabench.cli import main
+
+    assert main(["run", "--method", "zeroshot", "--dataset", "digits", "--batch-size", "0"]) == 2
+    assert "--batch-size" in capsys.readouterr().err
+
+
+def test_a_sweep_skips_what_a_plain_run_finished(tmp_path, mlflow_uri, backbone_spec):
+    """A plain ``udabench run`` carries the run key too, so a sweep of the same job skips it."""
+    from udabench.protocol.runner import RUN_KEY_TAG, RunRequest, execute
+    from udabench.sweep.jobs import FINISHED, job_states
+
+    (record,) = execute(RunRequest(method="zeroshot", dataset="digits", tasks=["printed2sevenseg"],
+                                   backbone=backbone_spec, options=RunOptions(progress=False, workers=0)),
+                        echo=lambda line: None)
+    path = tmp_path / "sweep.yaml"
+    path.write_text(f"methods: [zeroshot]\ndatasets: [digits]\ntasks: [printed2sevenseg]\n"
+                    f"backbones: ['{backbone_spec}']\nrun: {{batch_size: 64}}\n")
+    (job,) = expand(load_sweep(path))
+    state = job_states([job])[job.key]
+    assert state.status == FINISHED and state.run_id == record.run_id
+    from mlflow.tracking import MlflowClient
+
+    assert MlflowClient(mlflow_uri).get_run(record.run_id).data.tags[RUN_KEY_TAG] == job.key

@@ -1,0 +1,251 @@
+"""The ``udabench`` command line: parsing, printing, nothing of the maths.
+
+Heavy imports (torch, open_clip, MLflow) happen inside the commands, so that
+``udabench --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..contract.version import __version__
+from ..contract.errors import UdabenchError
+from ..protocol.options import add_arguments as add_run_options
+
+EPILOG = """examples:
+  udabench run --method zeroshot --dataset digits
+  udabench run --method linear-probe --dataset digits --seeds 0 1 2
+  udabench run --method source-ft --dataset digits --task printed2handwritten
+  udabench list
+  udabench leaderboard --dataset digits
+  udabench sweep sweep.yaml --dry-run
+  udabench sweep sweep.yaml --launcher local --launcher-set workers=4
+  udabench leaderboard --sweep digits-baselines
+  udabench data info office31 --root ~/data
+  mlflow ui --backend-store-uri sqlite:///mlflow.db
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="udabench", description="Benchmark CLIP-based domain adaptation under one protocol.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"udabench {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a method on a dataset's tasks and seeds, logged to MLflow",
+                         description="Run METHOD on DATASET: every task (or --task), every seed, one MLflow "
+                                     "run each, nested under one parent run.")
+    run.add_argument("--method", "-m", required=True, help="method name (see `udabench list`)")
+    run.add_argument("--dataset", "-d", required=True, help="dataset name (see `udabench list`)")
+    run.add_argument("--task", "-t", nargs="+", default=None, metavar="TASK",
+                     help="task names such as A2W, or any SOURCE2TARGET pair; default: all standard tasks")
+    run.add_argument("--seeds", nargs="+", type=int, default=None,
+                     help="seeds (default 0 1 2; one seed for seed-independent methods such as zeroshot)")
+    run.add_argument("--backbone", "-b", default=None,
+                     help="toyclip, an open_clip ARCH:TAG (ViT-B-16:openai), ARCH:/path/to/checkpoint, "
+                          "or hf-hub:ORG/REPO; default: the dataset's")
+    run.add_argument("--config", dest="config_file", default=None, help="YAML file of hyperparameters")
+    run.add_argument("--set", dest="set_pairs", action="append", default=[], metavar="KEY=VALUE",
+                     help="override one hyperparameter (repeatable)")
+    add_run_options(run)
+
+    sub.add_parser("list", help="list methods, datasets, backbones and launchers, and where each comes from")
+
+    sw = sub.add_parser("sweep", help="run a sweep file's jobs, each one `udabench run`, with a launcher",
+                        description="Expand SWEEP.yaml (methods x datasets x tasks x seeds x backbones x "
+                                    "hyperparameter grid) into jobs and run those the tracking store has not "
+                                    "finished: running a sweep again resumes it.")
+    sw.add_argument("spec", metavar="SWEEP.yaml", help="the sweep file (format: see `udabench/sweep/spec.py` or the README)")
+    sw.add_argument("--launcher", "-l", default=None,
+                    help="serial, local, submitit, ray, or a plugin's (see `udabench list`); default: the "
+                         "sweep file's launcher.name, else serial")
+    sw.add_argument("--launcher-set", dest="launcher_pairs", action="append", default=[], metavar="KEY=VALUE",
+                    help="a launcher option over the sweep file's, e.g. workers=4, partition=gpu, time=120, "
+                         "address=auto (repeatable)")
+    sw.add_argument("--dry-run", action="store_true",
+                    help="print the job table with what the store holds of each job, and run nothing")
+    sw.add_argument("--rerun-failed", action="store_true",
+                    help="run again the jobs whose last run FAILED (default: skip them, like finished ones)")
+    sw.add_argument("--force", action="store_true", help="run every job, even those that finished")
+    sw.add_argument("--root", default=None, help="data root (default: the sweep file's, $UDABENCH_DATA or ~/data)")
+    sw.add_argument("--tracking-uri", default=None,
+                    help="MLflow tracking URI (default: the sweep file's, $MLFLOW_TRACKING_URI or "
+                         "sqlite:///mlflow.db); a server (http://...) for parallel or remote launchers")
+
+    lb = sub.add_parser("leaderboard", help="print the leaderboard of a dataset from MLflow")
+    lb.add_argument("--dataset", "-d", default=None, help="the dataset's leaderboard (every finished run)")
+    lb.add_argument("--sweep", default=None, metavar="NAME",
+                    help="one sweep's table instead: its jobs only, failed and missing ones counted")
+    lb.add_argument("--format", default="simple", choices=["simple", "github", "latex", "csv", "plain"])
+    lb.add_argument("--metric", default=None, choices=["top1", "mean_class_acc"],
+                    help="default: the dataset's headline metric (mean_class_acc for VisDA)")
+    lb.add_argument("--no-references", dest="references", action="store_false",
+                    help="hide the papers' reference rows")
+    lb.add_argument("--tracking-uri", default=None)
+
+    data = sub.add_parser("data", help="a dataset's layout and sources, what a data root holds, downloads",
+                          description="Describe a dataset and check a data root (info), or fetch it (download).")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    info = data_sub.add_parser("info", help="domains, tasks, expected layout, sources, and what --root holds",
+                               description="Print what DATASET is and needs, and check what --root holds "
+                                           "(exit status 1 when something is missing).")
+    dl = data_sub.add_parser("download", help="download, verify and unpack a dataset into --root",
+                             description="Stream every file of one packaging (resuming partial downloads, "
+                                         "trying each mirror in turn, checking md5s where published) and "
+                                         "unpack it into the layout the dataset reads.")
+    for action in (info, dl):
+        action.add_argument("name", metavar="DATASET", help="dataset name (see `udabench list`)")
+        action.add_argument("--root", default=None, help="data root (default: $UDABENCH_DATA or ~/data)")
+        action.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
+    info.add_argument("--verify", action="store_true", help="also decode every image, naming each unreadable one")
+    dl.add_argument("--from", dest="packaging", default=None, metavar="PACKAGING",
+                    help="which packaging to fetch (default: the first `data info` lists)")
+    dl.add_argument("--mirror", action="append", default=[], metavar="URL",
+                    help="a base URL serving URL/<folder>/<file>, tried before the public mirrors "
+                         "(repeatable; also $UDABENCH_DATA_MIRRORS)")
+    dl.add_argument("--keep-archives", action="store_true", help="keep the archives after unpacking them")
+    return p
+
+
+def cmd_run(args) -> int:
+    from ..contract.config import parse_set_pairs
+    from ..protocol.options import RunOptions
+    from ..protocol.runner import RunRequest, execute
+
+    options = RunOptions.from_args(args)
+    options.progress = options.progress and sys.stderr.isatty()
+    req = RunRequest(method=args.method, dataset=args.dataset, tasks=args.task, seeds=args.seeds,
+                     backbone=args.backbone, config_file=args.config_file,
+                     set_pairs=parse_set_pairs(args.set_pairs), options=options)
+    records = execute(req)
+    from ..protocol.distributed import DistributedInfo
+
+    if not DistributedInfo.from_env().is_main:
+        return 0  # under torchrun, rank 0 prints the table
+    from ..tracking.leaderboard import render
+    from ..contract.registry import get_registry
+    from ..protocol.runner import summary_rows
+
+    rows = summary_rows(records, get_registry().dataset(args.dataset))
+    table = [[r["task"], f"{r['mean']:.2f}", f"{r['std']:.2f}", r["seeds"], f"{r['eval_images_per_s']:.0f}"]
+             for r in rows]
+    import numpy as np
+
+    table.append(["avg", f"{np.mean([r['mean'] for r in rows]):.2f}", "", "", ""])
+    metric = rows[0]["metric"] if rows else "top1"
+    print()
+    print(render(["task", f"{metric} mean", "std", "seeds", "eval img/s"], table, "simple"))
+    print(f"\nLogged to MLflow ({_uri(args.tracking_uri)}). "
+          f"See `udabench leaderboard --dataset {args.dataset}`.")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from tabulate import tabulate
+
+    from ..contract.registry import get_registry
+
+    reg = get_registry()
+    rows = [[cls.label(), str(cls.setting), cls.fidelity, reg.origin[("method", n)].origin, cls.summary]
+            for n, cls in sorted(reg.methods.items())]
+    print("Methods\n" + tabulate(rows, headers=["name", "setting", "fidelity", "from", "summary"]))
+    rows = [[n, ", ".join(cls.domains), len(cls.tasks), len(cls.classes), reg.origin[("dataset", n)].origin]
+            for n, cls in sorted(reg.datasets.items())]
+    print("\nDatasets\n" + tabulate(rows, headers=["name", "domains", "tasks", "classes", "from"]))
+    rows = [[n, reg.origin[("backbone", n)].origin, cls.summary] for n, cls in sorted(reg.backbones.items())]
+    print("\nBackbones\n" + tabulate(rows, headers=["name", "from", "summary"]))
+    rows = [[n, reg.origin[("launcher", n)].origin, cls.summary] for n, cls in sorted(reg.launchers.items())]
+    print("\nLaunchers (udabench sweep)\n" + tabulate(rows, headers=["name", "from", "summary"]))
+    failed = reg.failed()
+    if failed:
+        print("\nPlugins that failed to load (set UDABENCH_LOAD_PLUGINS to skip them)")
+        print(tabulate([[p.name, p.origin, p.error] for p in failed], headers=["plugin", "from", "error"]))
+    return 0
+
+
+def cmd_leaderboard(args) -> int:
+    from ..tracking.leaderboard import build_table, collect, render
+    from ..contract.registry import get_registry
+    from ..tracking.tracker import Tracker
+
+    if args.sweep:
+        from ..sweep.report import sweep_leaderboard
+
+        return sweep_leaderboard(args.sweep, args.tracking_uri, args.metric, args.format)
+    if not args.dataset:
+        raise UdabenchError("leaderboard needs --dataset NAME (a dataset's table) or --sweep NAME (a sweep's)")
+    dataset_cls = get_registry().dataset(args.dataset)
+    metric = args.metric or dataset_cls.headline_metric
+    runs = Tracker(args.tracking_uri).task_runs(dataset_cls.name)
+    entries = collect(runs, metric)
+    standard = [t.name for t in dataset_cls.tasks]
+    extra = sorted({t for e in entries for t in e.per_task if t not in standard})
+    header, rows = build_table(entries, standard + extra, dataset_cls.name, args.references, args.format == "csv")
+    if not entries:
+        print(f"No finished runs for {dataset_cls.name} in {_uri(args.tracking_uri)}. "
+              f"Run e.g. `udabench run --method zeroshot --dataset {dataset_cls.name}`.", file=sys.stderr)
+    if args.format != "csv":
+        print(f"{dataset_cls.name}: {metric} (%), mean ± std over seeds; * = not all standard tasks run")
+    print(render(header, rows, args.format))
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from .sweep import sweep_command
+
+    return sweep_command(args)
+
+
+def cmd_data(args) -> int:
+    from .data import data_command
+
+    return data_command(args)
+
+
+def _uri(explicit):
+    from ..tracking.tracker import tracking_uri
+
+    return tracking_uri(explicit)
+
+
+def terminate_as_interrupt() -> None:
+    """SIGTERM (kill, timeout, Slurm) ends runs like Ctrl-C: marked KILLED, metrics kept."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        pass
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "leaderboard": cmd_leaderboard, "data": cmd_data,
+            "sweep": cmd_sweep}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    terminate_as_interrupt()
+    try:
+        return COMMANDS[args.command](args)
+    except UdabenchError as exc:
+        print(f"udabench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        note = {"run": "; the MLflow run is marked KILLED with what it measured",
+                "sweep": "; running jobs are marked KILLED: run the same sweep again to resume it"
+                }.get(args.command, "")
+        print(f"udabench: interrupted{note}.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""The dataset plugin contract: domains, classes in label order, prompts, tasks, splits."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from .errors import PluginError, UnknownNameError
+from .names import unknown_message
+
+
+@dataclass(frozen=True)
+class Task:
+    """One single-source adaptation task: train on ``source``, adapt to and evaluate on ``target``."""
+
+    name: str
+    source: str
+    target: str
+
+
+def default_data_root() -> Path:
+    return Path(os.environ.get("UDABENCH_DATA", "~/data")).expanduser()
+
+
+def cache_root() -> Path:
+    """Where udabench keeps what it generates or computes (``UDABENCH_CACHE``, else ~/.cache/udabench)."""
+    return Path(os.environ.get("UDABENCH_CACHE", "~/.cache/udabench")).expanduser()
+
+
+class Dataset:
+    """A benchmark: subclass, fill the class attributes, implement :meth:`load`.
+
+    Splits: the protocol reads the source from ``train_split``, hands the
+    method the target's ``adapt_split`` (labels stripped), and evaluates on the
+    target's ``eval_split``. A transductive benchmark (Office-31, Office-Home)
+    sets all three to the same split, the whole domain.
+    """
+
+    name: ClassVar[str]
+    #: Class names in label order (label i is ``classes[i]``).
+    classes: ClassVar[tuple[str, ...]]
+    #: How prompts name each class ("alarm clock" for ``Alarm_Clock``); defaults to ``classes``.
+    prompt_names: ClassVar[tuple[str, ...] | None] = None
+    domains: ClassVar[tuple[str, ...]]
+    #: How domain-specific prompts name each domain ("a clipart of a ..."); defaults to the domain name.
+    domain_prompt_names: ClassVar[dict[str, str]] = {}
+    #: The standard task list, in the order the papers report it.
+    tasks: ClassVar[tuple[Task, ...]]
+    #: Zero-shot prompt templates, each with one ``{}`` for the class name.
+    templates: ClassVar[tuple[str, ...]] = ("a photo of a {}.",)
+    #: "top1", or "mean_class_acc" for benchmarks ranked by the mean of per-class accuracies (VisDA).
+    headline_metric: ClassVar[str] = "top1"
+    train_split: ClassVar[str] = "train"
+    adapt_split: ClassVar[str] = "train"
+    eval_split: ClassVar[str] = "test"
+    default_backbone: ClassVar[str] = "ViT-B-16:openai"
+    #: Whether a horizontal flip keeps an image's class (not for digits).
+    hflip_ok: ClassVar[bool] = True
+    #: Where the data comes from, shown when it is missing.
+    source_info: ClassVar[str] = ""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root).expanduser() if root else default_data_root()
+
+    # -- to implement --------------------------------------------------------------------------
+    def load(self, domain: str, split: str) -> ImageList:
+        """The labeled images of ``domain``'s ``split``. Raise DataError naming what is missing."""
+        raise NotImplementedError
+
+    # -- provided ------------------------------------------------------------------------------
+    @classmethod
+    def class_prompt_names(cls) -> tuple[str, ...]:
+        return tuple(cls.prompt_names or cls.classes)
+
+    @classmethod
+    def domain_prompt_name(cls, domain: str) -> str:
+        return cls.domain_prompt_names.get(domain, domain.replace("_", " "))
+
+    @classmethod
+    def task(cls, name: str) -> Task:
+        """A standard task by name, or any ``<source>2<target>`` pair of known domains."""
+        for t in cls.tasks:
+            if t.name == name:
+                return t
+        m = re.fullmatch(r"(.+?)2(.+)", name)
+        if m and m.group(1) in cls.domains and m.group(2) in cls.domains and m.group(1) != m.group(2):
+            return Task(name, m.group(1), m.group(2))
+        raise UnknownNameError(unknown_message(
+            f"task of dataset {cls.name}", name, [t.name for t in cls.tasks],
+            f"Any '<source>2<target>' pair of the domains {', '.join(cls.domains)} also works."))
+
+    @classmethod
+    def resolve_tasks(cls, names: list[str] | None) -> list[Task]:
+        if not names or names == ["all"]:
+            return list(cls.tasks)
+        return [cls.task(n) for n in names]
+
+    @classmethod
+    def check_contract(cls, where: str) -> None:
+        for attr in ("classes", "domains", "tasks"):
+            if not getattr(cls, attr, None):
+                raise PluginError(f"{where} must declare `{attr}`")
+        if cls.prompt_names is not None and len(cls.prompt_names) != len(cls.classes):
+            raise PluginError(f"{where}: prompt_names has {len(cls.prompt_names)} entries for "
+                              f"{len(cls.classes)} classes")
+        for t in cls.tasks:
+            if t.source not in cls.domains or t.target not in cls.domains:
+                raise PluginError(f"{where}: task {t.name!r} names a domain not in `domains`")
+        for tpl in cls.templates:
+            if tpl.count("{}") != 1:
+                raise PluginError(f"{where}: template {tpl!r} needs exactly one '{{}}'")
+        if cls.headline_metric not in ("top1", "mean_class_acc"):
+            raise PluginError(f"{where}: headline_metric must be 'top1' or 'mean_class_acc'")

@@ -1,0 +1,93 @@
+"""The method plugin contract.
+
+A method declares its setting and hyperparameters, and implements ``adapt``:
+it gets the backbone, the data its setting allows (:class:`AdaptData`) and a
+run context, and returns a classifier: a callable (usually an
+``nn.Module``) that maps a batch of preprocessed images to class logits.
+Evaluation is not the method's business; the protocol does it, the same way
+for every method.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping
+
+from .config import Config, HParam, check_declarations
+from .errors import PluginError
+from .settings import Setting
+
+# The annotations name types of the layers above (``udabench.data.ImageList`` and
+# ``TargetView``, ``udabench.model.ClipBackbone``, ``udabench.protocol.RunContext``) without
+# importing them: the contract imports nothing of udabench outside itself.
+
+@dataclass
+class AdaptData:
+    """What the protocol hands a method: exactly what its setting allows, nothing else.
+
+    ``source`` and ``shots`` carry labels; ``target`` is a label-free view.
+    Fields the setting does not allow are ``None``.
+    """
+
+    setting: Setting
+    classes: tuple[str, ...]
+    prompt_names: tuple[str, ...]
+    templates: tuple[str, ...]
+    dataset: str
+    source_domain: str | None = None
+    target_domain: str | None = None
+    #: How domain-specific prompts name a domain, e.g. {"clipart": "clipart"}.
+    domain_prompt_names: dict[str, str] = field(default_factory=dict)
+    source: ImageList | None = None
+    target: TargetView | None = None
+    shots: ImageList | None = None
+    hflip_ok: bool = True
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+class Method:
+    """Subclass, set the class attributes, implement :meth:`adapt`."""
+
+    name: ClassVar[str]
+    setting: ClassVar[Setting]
+    #: One line for ``udabench list``.
+    summary: ClassVar[str] = ""
+    #: "exact", "standard", "code-faithful" or "reconstruction" (METHODS.md): shown in tables.
+    fidelity: ClassVar[str] = "standard"
+    hparams: ClassVar[tuple[HParam, ...]] = ()
+    #: dataset name -> {hyperparameter: value}, applied over the defaults for that dataset.
+    dataset_overrides: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    #: True when the result does not depend on the seed (one seed is run by default).
+    seed_independent: ClassVar[bool] = False
+    #: True when ``adapt`` trains data-parallel under torchrun: its training loaders are
+    #: ``ctx.loader(..., shuffle=True)`` (one shard per process) and every training step runs
+    #: through ``ctx.wrap_ddp``. Otherwise each process adapts on all the data, as alone.
+    data_parallel: ClassVar[bool] = False
+
+    def __init__(self, config: Config):
+        self.config = config
+
+    def adapt(self, ctx: "RunContext", backbone: "ClipBackbone", data: AdaptData) -> Callable:
+        """Adapt, and return a classifier: preprocessed images (B, 3, H, W) -> logits (B, C)."""
+        raise NotImplementedError
+
+    @classmethod
+    def label(cls) -> str:
+        return f"{cls.name} (reconstruction)" if cls.fidelity == "reconstruction" else cls.name
+
+    @classmethod
+    def check_contract(cls, where: str) -> None:
+        try:
+            Setting(getattr(cls, "setting", None))
+        except ValueError:
+            raise PluginError(f"{where}: `setting` must be one of {[s.value for s in Setting]}, "
+                              f"got {getattr(cls, 'setting', None)!r}") from None
+        check_declarations(cls.hparams, where)
+        names = {h.name for h in cls.hparams}
+        for ds, overrides in cls.dataset_overrides.items():
+            for key in overrides:
+                if key not in names:
+                    raise PluginError(f"{where}: dataset_overrides[{ds!r}] sets undeclared {key!r}")

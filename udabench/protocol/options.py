@@ -1,0 +1,140 @@
+"""How a run is carried out: the one definition of every run option.
+
+A run is *what* runs (method, dataset, tasks, seeds, backbone, hyperparameters: the
+``RunRequest``) and *how* it runs: the options below. Each option is written here once,
+with its default, its help text and its checks. From this one declaration:
+
+* ``udabench run`` builds its flags (:func:`add_arguments`, :meth:`RunOptions.from_args`);
+* a sweep file's ``run:`` block is read (:meth:`RunOptions.from_mapping`);
+* the ``config.yaml`` of every run records them (:meth:`RunOptions.to_dict`);
+* the runner takes them (``RunRequest.options``);
+* the options that change a run's numbers (``keyed``) go into a sweep job's run key.
+
+Adding an option is one field here plus its use.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any, Mapping
+
+from ..contract.config import HParam
+from ..contract.errors import ConfigError
+from ..contract.names import unknown_message
+from ..model.fast_paths import CHANNELS_LAST
+
+#: ``--precision`` choices: fp32, or autocast to bf16 / fp16 (with gradient scaling).
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def option(default: Any, help: str, *, flag: str | None = None, choices: tuple | None = None,
+           minimum: int | None = None, keyed: bool = False, type: type | None = None, metavar: str | None = None):
+    """A run option: its default, its help, and (optionally) its flag, choices, lower bound and
+    whether it changes the numbers a run gives (``keyed``: part of a sweep job's run key)."""
+    return field(default=default, metadata={"help": help, "flag": flag, "choices": choices, "minimum": minimum,
+                                            "keyed": keyed, "type": type, "metavar": metavar})
+
+
+@dataclass
+class RunOptions:
+    """Every option of how a run is carried out, with its default."""
+
+    device: str = option("auto", "cpu, cuda, cuda:1 ... (default: cuda if available)")
+    precision: str = option("fp32", "autocast precision for forward passes (default fp32)", choices=PRECISIONS,
+                            keyed=True)
+    batch_size: int = option(256, "batch size of evaluation and feature extraction (training batch sizes are "
+                                  "hyperparameters: --set batch_size=...)", minimum=1)
+    workers: int = option(0, "DataLoader worker processes (default 0)", minimum=0)
+    root: str | None = option(None, "data root (default: $UDABENCH_DATA or ~/data)", type=str)
+    tracking_uri: str | None = option(None, "MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
+                                            "sqlite:///mlflow.db)", type=str)
+    progress: bool = option(True, "show progress bars (--no-progress hides them)")
+    skip_bad_images: bool = option(False, "check every image file a run reads first (PIL verify, and a decode "
+                                          "but for PNG) and leave out the unreadable ones, counted in the MLflow "
+                                          "tag udabench.skipped_bad_images; default: an unreadable image fails "
+                                          "the run", keyed=True)
+    cache: bool = option(True, "read and write the feature cache of frozen-encoder outputs under "
+                               "$UDABENCH_CACHE/features (--no-cache: compute afresh, store nothing)")
+    compile: bool = option(False, "torch.compile the image tower (the first batches pay the compilation)")
+    channels_last: str = option("auto", "NHWC memory format for the image tower (auto: on CUDA, for ResNet "
+                                        "towers)", choices=CHANNELS_LAST)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = _declaration(f).coerce(getattr(self, f.name), "run option")
+            minimum = f.metadata["minimum"]
+            if minimum is not None and value < minimum:
+                raise ConfigError(f"run option {f.name} ({_flag(f)}) must be at least {minimum}, got {value}")
+            setattr(self, f.name, value)
+
+    # -- from and to -------------------------------------------------------------------------------
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> RunOptions:
+        """From the flags :func:`add_arguments` declared."""
+        return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], where: str = "run options") -> RunOptions:
+        """From a mapping of option names (a sweep file's ``run:`` block, a job record); an unknown
+        name is an error naming the known ones."""
+        names = [f.name for f in fields(cls)]
+        for key in values:
+            if key not in names:
+                raise ConfigError(f"{where}: " + unknown_message("run option", str(key), names))
+        try:
+            return cls(**dict(values))
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def replace(self, **changes: Any) -> RunOptions:
+        return type(self)(**{**self.to_dict(), **changes})
+
+    def keyed(self) -> list[Any]:
+        """The values of the options that change a run's numbers, in declaration order."""
+        return [getattr(self, f.name) for f in fields(self) if f.metadata["keyed"]]
+
+
+def _declaration(f) -> HParam:
+    kind = f.metadata["type"] or (type(f.default) if f.default is not MISSING else str)
+    return _Optional(f.name, f.default, f.metadata["help"], kind, f.metadata["choices"])
+
+
+class _Optional(HParam):
+    """A run option's checks: one whose default is None ("not given") accepts None, and an
+    on/off choice takes YAML's reading of ``on`` and ``off`` (true and false) as meant."""
+
+    def coerce(self, value: Any, where: str) -> Any:
+        if value is None and self.default is None:
+            return None
+        if isinstance(value, bool) and self.choices and {"on", "off"} <= set(self.choices):
+            value = "on" if value else "off"
+        return super().coerce(value, where)
+
+
+def _flag(f) -> str:
+    return f.metadata["flag"] or "--" + f.name.replace("_", "-")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per run option: ``--name-with-dashes VALUE``; a boolean whose default is True is
+    turned off by ``--no-NAME``, one whose default is False turned on by ``--NAME``."""
+    for f in fields(RunOptions):
+        meta, flag = f.metadata, _flag(f)
+        if isinstance(f.default, bool):
+            if f.default:
+                parser.add_argument("--no-" + flag[2:], dest=f.name, action="store_false", help=meta["help"])
+            else:
+                parser.add_argument(flag, dest=f.name, action="store_true", help=meta["help"])
+            continue
+        kind = meta["type"] or type(f.default)
+        parser.add_argument(flag, dest=f.name, default=f.default, type=kind, choices=meta["choices"],
+                            metavar=meta["metavar"], help=meta["help"])
+
+
+def option_flags() -> dict[str, str]:
+    """Option name -> its command-line flag, for messages and tests."""
+    return {f.name: ("--no-" + _flag(f)[2:]) if f.default is True else _flag(f) for f in fields(RunOptions)}
