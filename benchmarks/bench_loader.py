@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from udabench import RunContext, load_backbone
-from udabench_plugins.datasets._folders import CountMismatchWarning
+from udabench.data.folders import CountMismatchWarning
 from udabench_plugins.datasets.office31 import Office31
 
 ROUNDS = 5

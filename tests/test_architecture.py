@@ -144,3 +144,54 @@ def test_each_sub_package_imports_alone(sub):
     assert out.returncode == 0, out.stderr[-2000:]
     if sub in ("contract", "cli"):
         assert out.stdout.strip() == "", f"importing udabench.{sub} pulled in {out.stdout.strip()}"
+
+
+# -- the public face --------------------------------------------------------------------------------
+REPO = PACKAGE.parent
+#: Besides ``udabench`` itself, what a plugin or a script may import: the conformance kit and,
+#: for scripts, the command line's ``main``.
+PUBLIC_MODULES = {"udabench", "udabench.testing"}
+
+
+def _public_face_violations(files) -> list[str]:
+    bad = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("udabench.") and not alias.name.startswith("udabench_"):
+                        bad.append(f"{path.relative_to(REPO)}:{node.lineno} imports {alias.name}")
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                module, names = node.module, [a.name for a in node.names]
+                if module.split(".")[0] != "udabench":
+                    continue
+                if module == "udabench.cli" and names == ["main"]:
+                    continue
+                if module not in PUBLIC_MODULES:
+                    bad.append(f"{path.relative_to(REPO)}:{node.lineno} imports from {module}")
+                elif module == "udabench":
+                    bad += [f"{path.relative_to(REPO)}:{node.lineno} imports {n}, not in udabench.__all__"
+                            for n in names if n not in udabench.__all__]
+    return bad
+
+
+def test_plugins_and_examples_import_only_the_public_face():
+    files = sorted([*(REPO / "plugins").rglob("*.py"), *(REPO / "examples").rglob("*.py")])
+    assert files, "no plugin files found"
+    assert not _public_face_violations(files), "\n".join(_public_face_violations(files))
+
+
+def test_the_public_face_check_finds_a_private_import(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "REPO", tmp_path)
+    bad = tmp_path / "plugin.py"
+    bad.write_text("from udabench.protocol.task import run_task\nfrom udabench import NotAName\n"
+                   "from udabench import hookimpl\nfrom udabench.cli import main\n")
+    assert _public_face_violations([bad]) == ["plugin.py:1 imports from udabench.protocol.task",
+                                              "plugin.py:2 imports NotAName, not in udabench.__all__"]
+
+
+def test_every_public_name_resolves_and_is_documented():
+    guide = (REPO / "docs" / "plugins.md").read_text()
+    for name in udabench.__all__:
+        assert getattr(udabench, name) is not None
+        assert f"`{name}`" in guide, f"docs/plugins.md does not list the public name {name}"

@@ -13,7 +13,7 @@ from test_real_datasets import build_office31, run_zeroshot, small_confusion_plo
 from udabench import ImageList, ImageSource
 from udabench.tracking.tracker import Tracker
 
-pytestmark = pytest.mark.filterwarnings("ignore::udabench_plugins.datasets._folders.CountMismatchWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::udabench.data.folders.CountMismatchWarning")
 
 
 def truncated_jpeg(path, size: int = 64) -> None:

@@ -41,7 +41,7 @@ def test_every_builtin_dataset_is_covered():
 
 @pytest.mark.parametrize("name", ["office31", "officehome", "officehome-tllib", "visda2017", "domainnet",
                                   "minidomainnet"])
-@pytest.mark.filterwarnings("ignore::udabench_plugins.datasets._folders.CountMismatchWarning")
+@pytest.mark.filterwarnings("ignore::udabench.data.folders.CountMismatchWarning")
 def test_builtin_real_datasets_conform_on_their_real_layouts(tmp_path, name):
     from test_real_datasets import E2E
 

@@ -310,7 +310,7 @@ def test_offline_says_so_and_how_to_bring_the_file(tmp_path, closed_port_url, ca
 
 
 # -- the command line ----------------------------------------------------------------------------
-@pytest.mark.filterwarnings("ignore::udabench_plugins.datasets._folders.CountMismatchWarning")
+@pytest.mark.filterwarnings("ignore::udabench.data.folders.CountMismatchWarning")
 def test_cli_downloads_office31_from_a_mirror_into_a_loadable_tree(server, tmp_path, capsys):
     """The tllib packaging, served by a lab mirror: four archives, unpacked into the layout
     the office31 plugin reads."""

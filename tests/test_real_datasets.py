@@ -24,7 +24,7 @@ import udabench.protocol.runner
 from udabench import DataError
 from udabench.contract.registry import get_registry
 from udabench.tracking.tracker import Tracker
-from udabench_plugins.datasets._folders import CountMismatchWarning
+from udabench.data.folders import CountMismatchWarning
 from udabench_plugins.datasets.domainnet import DomainNet
 from udabench_plugins.datasets.minidomainnet import MiniDomainNet
 from udabench_plugins.datasets.office31 import Office31
@@ -32,7 +32,7 @@ from udabench_plugins.datasets.officehome import OfficeHome, OfficeHomeTllib
 from udabench_plugins.datasets.visda2017 import VisDA2017
 
 # The tiny trees differ from the published counts on purpose; the count tests turn the warning into an error.
-pytestmark = pytest.mark.filterwarnings("ignore::udabench_plugins.datasets._folders.CountMismatchWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::udabench.data.folders.CountMismatchWarning")
 
 
 # -- fixtures and tree builders ------------------------------------------------------------------

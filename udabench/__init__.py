@@ -1,7 +1,14 @@
 """udabench: a benchmarking harness for CLIP-based domain adaptation.
 
-The public face for plugin authors. Everything is imported lazily, so that
-``import udabench`` (and ``udabench --help``) does not pull in torch or MLflow.
+The public face: everything a plugin or a script needs is importable from here (``__all__``,
+one line each in ``docs/plugins.md``), and the built-in plugins import nothing else. Besides
+it, ``udabench.testing`` (the conformance kit) and ``udabench.cli.main`` (the command line,
+for scripts) are public. Everything is imported lazily, so that ``import udabench`` (and
+``udabench --help``) does not pull in torch or MLflow.
+
+The sub-packages, from the bottom floor up (imports run only downward): ``contract`` (what a
+plugin sees), ``model``, ``data`` and ``tracking`` (each on the contract alone), ``protocol``,
+``sweep`` and ``testing``, then ``cli``.
 """
 
 from __future__ import annotations
@@ -27,6 +34,12 @@ _EXPORTS = {
     "Launcher": "contract.launcher", "LauncherError": "contract.launcher", "require_extra": "contract.launcher",
     "UdabenchError": "contract.errors", "DataError": "contract.errors", "ConfigError": "contract.errors",
     "WeightsUnavailableError": "contract.errors", "PluginError": "contract.errors",
+    "Registry": "contract.registry", "get_registry": "contract.registry",
+    "FolderDataset": "data.folders", "Layout": "data.folders", "WHOLE_DOMAIN": "data.folders",
+    "pair_tasks": "data.folders", "named_tasks": "data.folders", "prompt_name": "data.folders",
+    "RunOptions": "protocol.options", "terminate_as_interrupt": "protocol.signals",
+    "Job": "sweep.jobs", "JobOutcome": "sweep.jobs", "run_job": "sweep.jobs", "run_jobs": "sweep.jobs",
+    "forwarded_environment": "sweep.jobs",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -47,6 +60,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .contract.registry import load_backbone
     from .contract.settings import Setting
     from .model.weights import create_open_clip, file_digest, split_spec
+    from .contract.registry import Registry, get_registry
+    from .data.folders import WHOLE_DOMAIN, FolderDataset, Layout, named_tasks, pair_tasks, prompt_name
+    from .protocol.options import RunOptions
+    from .protocol.signals import terminate_as_interrupt
+    from .sweep.jobs import Job, JobOutcome, forwarded_environment, run_job, run_jobs
 
 
 def __getattr__(name: str):

@@ -19,9 +19,8 @@ with the official ``<domain>_{train,test}.txt`` beside the domain folders, in Da
 
 from __future__ import annotations
 
-from udabench import hookimpl
+from udabench import FolderDataset, Layout, hookimpl, pair_tasks
 
-from ._folders import FolderDataset, Layout, pair_tasks
 
 CLASSES = (
     "aircraft_carrier", "airplane", "alarm_clock", "ambulance", "angel", "animal_migration", "ant", "anvil",

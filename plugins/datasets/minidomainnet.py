@@ -21,9 +21,9 @@ with ``splits_mini/<domain>_{train,test}.txt`` beside the domain folders (Dassl)
 
 from __future__ import annotations
 
-from udabench import hookimpl
+from udabench import FolderDataset, Layout, hookimpl, pair_tasks
 
-from ._folders import FolderDataset, Layout, pair_tasks
+
 from .domainnet import PROMPT_OVERRIDES, SPLITS, image_archives
 
 CLASSES = (

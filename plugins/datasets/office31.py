@@ -16,9 +16,8 @@ original tar's ``domain_adaptation_images/`` folder, and tllib's optional
 
 from __future__ import annotations
 
-from udabench import hookimpl
+from udabench import WHOLE_DOMAIN, FolderDataset, Layout, hookimpl, named_tasks, prompt_name
 
-from ._folders import WHOLE_DOMAIN, FolderDataset, Layout, named_tasks, prompt_name
 
 CLASSES = (
     "back_pack", "bike", "bike_helmet", "bookcase", "bottle", "calculator", "desk_chair", "desk_lamp",

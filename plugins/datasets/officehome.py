@@ -30,9 +30,8 @@ gives "postit notes", "flipflops").
 
 from __future__ import annotations
 
-from udabench import hookimpl
+from udabench import WHOLE_DOMAIN, FolderDataset, Layout, hookimpl, pair_tasks, prompt_name
 
-from ._folders import WHOLE_DOMAIN, FolderDataset, Layout, pair_tasks, prompt_name
 
 SORTED_CLASSES = (
     "Alarm_Clock", "Backpack", "Batteries", "Bed", "Bike", "Bottle", "Bucket", "Calculator", "Calendar",

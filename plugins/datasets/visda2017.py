@@ -17,9 +17,8 @@ alone (every image in them).
 
 from __future__ import annotations
 
-from udabench import Task, hookimpl
+from udabench import WHOLE_DOMAIN, FolderDataset, Layout, Task, hookimpl
 
-from ._folders import WHOLE_DOMAIN, FolderDataset, Layout
 
 CLASSES = ("aeroplane", "bicycle", "bus", "car", "horse", "knife", "motorcycle", "person", "plant",
            "skateboard", "train", "truck")

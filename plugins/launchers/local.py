@@ -67,7 +67,7 @@ class LocalLauncher(Launcher):
 
 
 def _collect(jobs, procs, done) -> list:
-    from udabench.sweep.jobs import JobOutcome
+    from udabench import JobOutcome
 
     outcomes: dict[int, JobOutcome] = {}
     running: dict[int, int] = {}  # worker slot -> job index
@@ -112,8 +112,8 @@ def _worker(slot: int, gpu: str | None, threads: int | None, parent: int, todo, 
     if threads is not None:
         os.environ["OMP_NUM_THREADS"] = str(threads)
 
-    from udabench.cli import terminate_as_interrupt
-    from udabench.sweep.jobs import run_job
+    from udabench import terminate_as_interrupt
+    from udabench import run_job
 
     terminate_as_interrupt()  # a worker stopped by SIGTERM marks its run KILLED, as Ctrl-C would
 

@@ -31,7 +31,7 @@ class RayLauncher(Launcher):
 
     def launch(self, jobs, echo):
         ray = require_extra("ray", self.name, "ray")
-        from udabench.sweep.jobs import JobOutcome, forwarded_environment, run_job
+        from udabench import JobOutcome, forwarded_environment, run_job
 
         o = self.options
         started = False

@@ -15,7 +15,7 @@ class SerialLauncher(Launcher):
     parallel = False
 
     def launch(self, jobs, echo):
-        from udabench.sweep.jobs import run_job
+        from udabench import run_job
 
         return [run_job(job) for job in jobs]
 

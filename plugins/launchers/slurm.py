@@ -1,6 +1,6 @@
 """Launcher ``submitit``: the sweep as one Slurm array job, through submitit.
 
-Each array task runs ``jobs_per_task`` jobs one after another (``udabench.sweep.jobs.run_jobs``),
+Each array task runs ``jobs_per_task`` jobs one after another (``udabench.run_jobs``),
 so short jobs do not each pay for a Python start, a torch import and a queue wait. Partition,
 time limit, GPUs, CPUs, memory and array parallelism come from the sweep file's ``launcher:``
 section or ``--launcher-set``. ``cluster: local`` runs the same array on this machine with
@@ -43,7 +43,7 @@ class SubmititLauncher(Launcher):
 
     def launch(self, jobs, echo):
         submitit = require_extra("submitit", self.name, "slurm")
-        from udabench.sweep.jobs import JobOutcome, run_jobs
+        from udabench import JobOutcome, run_jobs
 
         o = self.options
         if o["jobs_per_task"] < 1:

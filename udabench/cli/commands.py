@@ -12,6 +12,7 @@ import sys
 from ..contract.version import __version__
 from ..contract.errors import UdabenchError
 from ..protocol.options import add_arguments as add_run_options
+from ..protocol.signals import terminate_as_interrupt
 
 EPILOG = """examples:
   udabench run --method zeroshot --dataset digits
@@ -51,7 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override one hyperparameter (repeatable)")
     add_run_options(run)
 
-    sub.add_parser("list", help="list methods, datasets, backbones and launchers, and where each comes from")
+    ls = sub.add_parser("list", help="list methods, datasets, backbones and launchers, and where each comes from")
+    ls.add_argument("--format", default="simple", choices=["simple", "json"],
+                    help="json: one object of methods, datasets, backbones, launchers (with their fields "
+                         "and plugin) and failed plugins")
 
     sw = sub.add_parser("sweep", help="run a sweep file's jobs, each one `udabench run`, with a launcher",
                         description="Expand SWEEP.yaml (methods x datasets x tasks x seeds x backbones x "
@@ -75,10 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
                          "sqlite:///mlflow.db); a server (http://...) for parallel or remote launchers")
 
     lb = sub.add_parser("leaderboard", help="print the leaderboard of a dataset from MLflow")
-    lb.add_argument("--dataset", "-d", default=None, help="the dataset's leaderboard (every finished run)")
+    lb.add_argument("--dataset", "-d", default=None,
+                    help="the dataset's leaderboard (every finished run, and a count of the failed ones)")
     lb.add_argument("--sweep", default=None, metavar="NAME",
                     help="one sweep's table instead: its jobs only, failed and missing ones counted")
-    lb.add_argument("--format", default="simple", choices=["simple", "github", "latex", "csv", "plain"])
+    lb.add_argument("--format", default="simple", choices=["simple", "github", "latex", "csv", "plain", "json"],
+                    help="a text table (simple, github, latex, plain), or for scripts: csv (mean, std and n "
+                         "columns per task) or json (a list of rows with numeric fields)")
     lb.add_argument("--metric", default=None, choices=["top1", "mean_class_acc"],
                     help="default: the dataset's headline metric (mean_class_acc for VisDA)")
     lb.add_argument("--no-references", dest="references", action="store_false",
@@ -143,11 +150,16 @@ def cmd_run(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from tabulate import tabulate
-
     from ..contract.registry import get_registry
 
     reg = get_registry()
+    if args.format == "json":
+        from ..tracking.leaderboard import to_json
+
+        print(to_json(_registry_record(reg)))
+        return 0
+    from tabulate import tabulate
+
     rows = [[cls.label(), str(cls.setting), cls.fidelity, reg.origin[("method", n)].origin, cls.summary]
             for n, cls in sorted(reg.methods.items())]
     print("Methods\n" + tabulate(rows, headers=["name", "setting", "fidelity", "from", "summary"]))
@@ -165,9 +177,44 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _registry_record(reg) -> dict:
+    """What ``udabench list --format json`` prints: every registered class with its declared
+    fields and the plugin it comes from, and the plugins that failed to load."""
+    def plugin(kind, name):
+        info = reg.origin[(kind, name)]
+        return {"plugin": info.name, "module": info.module, "distribution": info.distribution,
+                "version": info.version, "origin": info.origin}
+
+    def params(declared):
+        return [{"name": h.name, "default": h.default, "type": h.kind.__name__, "help": h.help,
+                 "choices": list(h.choices) if h.choices is not None else None} for h in declared]
+
+    return {
+        "methods": [{"name": n, "label": cls.label(), "setting": str(cls.setting), "fidelity": cls.fidelity,
+                     "summary": cls.summary, "seed_independent": cls.seed_independent,
+                     "data_parallel": cls.data_parallel, "hparams": params(cls.hparams),
+                     "dataset_overrides": {d: dict(o) for d, o in cls.dataset_overrides.items()},
+                     "from": plugin("method", n)} for n, cls in sorted(reg.methods.items())],
+        "datasets": [{"name": n, "domains": list(cls.domains),
+                      "tasks": [{"name": t.name, "source": t.source, "target": t.target} for t in cls.tasks],
+                      "classes": list(cls.classes), "headline_metric": cls.headline_metric,
+                      "default_backbone": cls.default_backbone, "from": plugin("dataset", n)}
+                     for n, cls in sorted(reg.datasets.items())],
+        "backbones": [{"name": n, "summary": cls.summary, "from": plugin("backbone", n)}
+                      for n, cls in sorted(reg.backbones.items())],
+        "launchers": [{"name": n, "summary": cls.summary, "parallel": cls.parallel,
+                       "requires": list(cls.requires) if cls.requires else None, "options": params(cls.options),
+                       "from": plugin("launcher", n)} for n, cls in sorted(reg.launchers.items())],
+        "failed_plugins": [{"plugin": p.name, "module": p.module, "origin": p.origin, "error": p.error}
+                           for p in reg.failed()],
+    }
+
+
 def cmd_leaderboard(args) -> int:
-    from ..tracking.leaderboard import build_table, collect, render
+    from ..contract.config import resolve
     from ..contract.registry import get_registry
+    from ..tracking.leaderboard import (FAILED_NOTE, build_table, collect, failure_table, records, render,
+                                        to_json)
     from ..tracking.tracker import Tracker
 
     if args.sweep:
@@ -176,19 +223,40 @@ def cmd_leaderboard(args) -> int:
         return sweep_leaderboard(args.sweep, args.tracking_uri, args.metric, args.format)
     if not args.dataset:
         raise UdabenchError("leaderboard needs --dataset NAME (a dataset's table) or --sweep NAME (a sweep's)")
-    dataset_cls = get_registry().dataset(args.dataset)
+    reg = get_registry()
+    dataset_cls = reg.dataset(args.dataset)
     metric = args.metric or dataset_cls.headline_metric
-    runs = Tracker(args.tracking_uri).task_runs(dataset_cls.name)
-    entries = collect(runs, metric)
+    defaults = {}  # each installed method's defaults on this dataset: the labels name what differs
+    for name, cls in reg.methods.items():
+        try:
+            defaults[name] = resolve(name, cls.hparams, dataset_cls.name, cls.dataset_overrides).to_dict()
+        except UdabenchError:
+            pass  # overrides that do not resolve: labelled as an uninstalled method is
+    runs = Tracker(args.tracking_uri).task_runs(dataset_cls.name, status=None)
+    entries = collect(runs, metric, defaults)
     standard = [t.name for t in dataset_cls.tasks]
-    extra = sorted({t for e in entries for t in e.per_task if t not in standard})
-    header, rows = build_table(entries, standard + extra, dataset_cls.name, args.references, args.format == "csv")
-    if not entries:
-        print(f"No finished runs for {dataset_cls.name} in {_uri(args.tracking_uri)}. "
-              f"Run e.g. `udabench run --method zeroshot --dataset {dataset_cls.name}`.", file=sys.stderr)
-    if args.format != "csv":
-        print(f"{dataset_cls.name}: {metric} (%), mean ± std over seeds; * = not all standard tasks run")
+    extra = sorted({t for e in entries for t, v in e.per_task.items() if v and t not in standard})
+    tasks = standard + extra
+    if not any(e.has_results for e in entries):
+        failed = sum(e.failed for e in entries)
+        print(f"No finished runs for {dataset_cls.name} in {_uri(args.tracking_uri)}"
+              + (f" ({failed} failed)" if failed else "")
+              + f". Run e.g. `udabench run --method zeroshot --dataset {dataset_cls.name}`.", file=sys.stderr)
+    if args.format == "json":
+        print(to_json(records(entries, tasks, dataset_cls.name, metric, args.references)))
+        return 0
+    header, rows = build_table(entries, tasks, dataset_cls.name, args.references, args.format == "csv")
+    if args.format == "csv":
+        print(render(header, rows, "csv"), end="")
+        return 0
+    print(f"{dataset_cls.name}: {metric} (%), mean ± std over seeds; * = not all standard tasks run; "
+          f"{FAILED_NOTE}")
     print(render(header, rows, args.format))
+    fheader, frows = failure_table(entries, tasks)
+    if frows:
+        print(f"\nFailed runs ({sum(e.failed for e in entries)}), by row and reason "
+              f"(`udabench.error` tag of each run in MLflow):")
+        print(render(fheader, frows, args.format))
     return 0
 
 
@@ -208,19 +276,6 @@ def _uri(explicit):
     from ..tracking.tracker import tracking_uri
 
     return tracking_uri(explicit)
-
-
-def terminate_as_interrupt() -> None:
-    """SIGTERM (kill, timeout, Slurm) ends runs like Ctrl-C: marked KILLED, metrics kept."""
-    import signal
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    try:
-        signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        pass
 
 
 COMMANDS = {"run": cmd_run, "list": cmd_list, "leaderboard": cmd_leaderboard, "data": cmd_data,

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from udabench.cli import main
-from udabench.contract.registry import Registry
+from udabench import Registry
 from udabench.testing import check_dataset, check_method
 from udabench_entropy_min.dataset import ShapesMini
 from udabench_entropy_min.method import EntropyMin, entropy

@@ -1,14 +1,13 @@
-"""What the real-benchmark dataset plugins share: finding a benchmark under ``--root``.
+"""Datasets of class folders: finding a benchmark under ``--root``, for any dataset plugin.
 
 The common libraries (tllib, Dassl, DomainBed, pytorch-adapt, the official archives)
-store the same images under different folder spellings (/work/shared/DATASETS.md §4.6).
+store the same images under different folder spellings (see ``docs/datasets.md``).
 A plugin declares a :class:`Layout` (the spellings it accepts, its split list files) and
 subclasses :class:`FolderDataset`, which finds the folders, reads the list files or scans
 the class folders, and raises one DataError that says what is missing, the expected
 layout, and where the data comes from.
 
-Labels: an image's class is the name of the folder it sits in (as Dassl does,
-DATASETS.md §4.4), so the label order is always the plugin's ``classes``. A list file's
+Labels: an image's class is the name of the folder it sits in (as Dassl does), so the label order is always the plugin's ``classes``. A list file's
 numeric labels are only checked (in range, one label per class folder), which lets a list
 written in another label order (tllib's Office-Home lists) be read correctly.
 """
@@ -24,7 +23,9 @@ from typing import ClassVar, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from udabench import DataError, Dataset, ImageList, ImageSource, Task
+from ..contract.dataset import Dataset, Task
+from ..contract.errors import DataError
+from .images import ImageList, ImageSource
 
 #: The split name of a transductive benchmark: every image of the domain.
 WHOLE_DOMAIN = "all"
