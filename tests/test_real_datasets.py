@@ -2,7 +2,7 @@
 
 Every tree uses the real domain and class names and the real list-file formats, with tiny
 generated images (end-to-end runs) or empty files (the full-size counts, never decoded).
-Facts checked against /work/shared/DATASETS.md. The backbone is a random-weight toyclip:
+Facts checked against the datasets' published layouts and counts (docs/datasets.md). The backbone is a random-weight toyclip:
 these tests check data loading, not accuracy.
 """
 
@@ -175,7 +175,7 @@ def test_domainnet_every_split_loads(tmp_path):
             assert Path(images.source.paths[0]).name == f"{d}_000_{1 if split == 'train' else 2:06d}.jpg"
 
 
-# -- label orders and names (DATASETS.md) --------------------------------------------------------
+# -- label orders and names (docs/datasets.md) --------------------------------------------------------
 def test_class_lists_match_datasets_md():
     assert len(Office31.classes) == 31 and list(Office31.classes) == sorted(Office31.classes)
     assert len(OfficeHome.classes) == 65 and list(OfficeHome.classes) == sorted(OfficeHome.classes)
@@ -271,7 +271,7 @@ def test_minidomainnet_takes_the_class_from_the_path(tmp_path):
     assert "/domainnet/sketch/aircraft_carrier/" in images.source.paths[0]
 
 
-# -- full-size split counts (DATASETS.md), from list files and empty files -------------------------
+# -- full-size split counts (docs/datasets.md), from list files and empty files -------------------------
 def counts_of(dataset_cls, root, splits) -> dict:
     """The size of every split as the plugin derives it (no image is opened); a count that
     differs from the published one would raise here."""

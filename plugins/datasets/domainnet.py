@@ -1,7 +1,7 @@
 """Dataset plugin ``domainnet``: DomainNet, cleaned version (Peng et al., ICCV 2019, "M3SDA"),
 345 classes in 6 domains.
 
-Facts from /work/shared/DATASETS.md §4.4; protocol from METHODS.md §1: the 30 single-source
+Layout and sources in docs/datasets.md; protocol in docs/methods.md: the 30 single-source
 tasks ``c2i`` ... ``s2r`` (every ordered pair of clipart, infograph, painting, quickdraw,
 real, sketch); the source trains on its official ``train`` split, the method adapts to the
 target's ``train`` split and is evaluated on the target's ``test`` split. The split files
@@ -10,7 +10,7 @@ different benchmark.
 
 Labels: the official order of the split files (``0 aircraft_carrier`` ... ``344 zigzag``;
 tllib's ``DomainNet.CLASSES`` too), which is not alphabetical. ``painting_train.txt`` has no
-``t-shirt`` image (DATASETS.md §4.4): that class is absent from the painting source.
+``t-shirt`` image (docs/datasets.md): that class is absent from the painting source.
 
 Layouts accepted under ``--root``: ``[domainnet|DomainNet|domain_net]/<domain>/<class>/*.jpg``
 with the official ``<domain>_{train,test}.txt`` beside the domain folders, in Dassl's
@@ -70,7 +70,7 @@ SPLITS = ("train", "test")
 COUNTS = {"clipart": (33525, 14604), "infograph": (36023, 15582), "painting": (50416, 21850),
           "quickdraw": (120750, 51750), "real": (120906, 52041), "sketch": (48212, 20916)}
 CSR = "http://csr.bu.edu/ftp/visda/2019/multi-source/"
-#: Clipart and painting come from groundtruth/, the cleaned versions (DATASETS.md §4.4).
+#: Clipart and painting come from groundtruth/, the cleaned versions (docs/datasets.md).
 IMAGE_URLS = {d: CSR + ("groundtruth/" if d in ("clipart", "painting") else "") + f"{d}.zip" for d in SHORT}
 TLLIB = "https://cloud.tsinghua.edu.cn/f/{}/?dl=1"
 TLLIB_IDS = {"image_list": "bf0fe327e4b046eb89ba", "clipart": "f0515164a4864220b98b",
@@ -90,7 +90,7 @@ class DomainNet(FolderDataset):
     domains = tuple(SHORT)
     domain_prompt_names = {d: d for d in SHORT}
     tasks = pair_tasks(SHORT)
-    # DAPL's and CLIP_benchmark's single prompt (METHODS.md §1, "Zero-shot CLIP baseline").
+    # DAPL's single zero-shot prompt (docs/methods.md, zeroshot).
     templates = ("a photo of a {}.",)
     splits = SPLITS
     train_split, adapt_split, eval_split = "train", "train", "test"

@@ -1,7 +1,7 @@
 """Dataset plugin ``minidomainnet``: miniDomainNet (Zhou et al., DAEL, TIP 2021), 126 DomainNet
 classes in 4 domains, with Dassl's ``splits_mini`` split files (split source ``dassl-splits_mini``).
 
-Facts from /work/shared/DATASETS.md §4.5; protocol from METHODS.md §1 (Dassl's
+Layout and sources in docs/datasets.md; protocol in docs/methods.md (Dassl's
 ``miniDomainNet``): the 12 tasks ``c2p`` ... ``s2r``; the source trains on its
 ``splits_mini/<domain>_train.txt``, the method adapts to the target's train split and is
 evaluated on the target's ``_test.txt``. The images are the full DomainNet folders.
@@ -9,8 +9,8 @@ evaluated on the target's ``_test.txt``. The images are the full DomainNet folde
 Not DomainNet-126 (Saito et al.'s MME lists, pytorch-adapt's 80/20 lists): same domains and
 classes, other split files, other numbers.
 
-Labels: the 126 classes in DomainNet's official order (DATASETS.md lists them in that order).
-The label order inside ``splits_mini`` is not documented, so, as DATASETS.md advises, each
+Labels: the 126 classes in DomainNet's official order.
+The label order inside ``splits_mini`` is not documented, so each
 image's class is read from its path (``<domain>/<class>/<file>``) and the files' numeric
 labels are only checked for consistency. The per-domain image counts are not published
 (about 140,006 in all), so they are not checked.
@@ -53,7 +53,7 @@ class MiniDomainNet(FolderDataset):
     domains = tuple(SHORT)
     domain_prompt_names = {d: d for d in SHORT}
     tasks = pair_tasks(SHORT)
-    # DAPL's and CLIP_benchmark's single prompt (METHODS.md §1, "Zero-shot CLIP baseline").
+    # DAPL's single zero-shot prompt (docs/methods.md, zeroshot).
     templates = ("a photo of a {}.",)
     splits = SPLITS
     train_split, adapt_split, eval_split = "train", "train", "test"
@@ -72,7 +72,7 @@ class MiniDomainNet(FolderDataset):
         ],
     }
     source_info = ("Dassl's splits_mini (https://drive.google.com/open?id=15rrLDCrzyi6ZY-1vJar3u7plgLe4COL7, "
-                   "see Dassl's DATASETS.md) and the DomainNet images from http://ai.bu.edu/M3SDA/")
+                   "see the Dassl.pytorch repository's dataset instructions) and the DomainNet images from http://ai.bu.edu/M3SDA/")
 
 
 @hookimpl

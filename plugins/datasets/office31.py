@@ -1,6 +1,6 @@
 """Dataset plugin ``office31``: Office-31 (Saenko et al., ECCV 2010), 31 office objects in 3 domains.
 
-Facts from /work/shared/DATASETS.md §4.1; protocol from METHODS.md §1: the 6 tasks A2W,
+Layout and sources in docs/datasets.md; protocol in docs/methods.md: the 6 tasks A2W,
 D2W, W2D, A2D, D2A, W2A, transductive (the whole source trains, the whole target is
 adapted to, unlabeled, and evaluated on: split ``all``).
 
@@ -38,7 +38,7 @@ class Office31(FolderDataset):
     domains = tuple(SHORT)
     domain_prompt_names = {"amazon": "amazon", "dslr": "dslr", "webcam": "webcam"}
     tasks = named_tasks(SHORT, ("A2W", "D2W", "W2D", "A2D", "D2A", "W2A"))
-    # DAPL's and CLIP_benchmark's single prompt (METHODS.md §1, "Zero-shot CLIP baseline").
+    # DAPL's single zero-shot prompt (docs/methods.md, zeroshot).
     templates = ("a photo of a {}.",)
     train_split = adapt_split = eval_split = WHOLE_DOMAIN
     layout = Layout(

@@ -1,11 +1,11 @@
 """Dataset plugins ``officehome`` and ``officehome-tllib``: Office-Home (Venkateswara et al., CVPR 2017),
 65 classes in 4 domains (Art, Clipart, Product, Real World).
 
-Facts from /work/shared/DATASETS.md §4.2; protocol from METHODS.md §1: the 12 tasks Ar2Cl
+Layout and sources in docs/datasets.md; protocol in docs/methods.md: the 12 tasks Ar2Cl
 ... Rw2Pr, transductive (every split is the whole domain, ``all``).
 
 Two label orders circulate, and checkpoints or pseudo-label files are not portable
-between them (DATASETS.md §4.2):
+between them (docs/datasets.md):
 
 * ``officehome``: the ASCII-sorted folder order of ImageFolder, Dassl and DomainBed
   (``0 Alarm_Clock`` ... ``58 TV, 59 Table`` ... ``64 Webcam``);
@@ -23,7 +23,7 @@ OfficeHomeDataset_10072016]/<domain>/<Class>/*.jpg`` with the domain folder spel
 tllib (``Real_World``), the official archive and DomainBed (``Real World``), Dassl
 (``real_world``, lower case), pytorch-adapt (``real``) or ``RealWorld``.
 
-Prompt names: lower case with spaces (METHODS.md §1, "alarm clock"), except ``TV``, and
+Prompt names: lower case with spaces ("alarm clock", as DAPL's prompts), except ``TV``, and
 ``Postit_Notes`` -> "post-it notes", ``Flipflops`` -> "flip flops" (DAPL's plain lower-casing
 gives "postit notes", "flipflops").
 """
@@ -72,7 +72,7 @@ class OfficeHome(FolderDataset):
     domains = tuple(SHORT)
     domain_prompt_names = {"art": "art", "clipart": "clipart", "product": "product", "real_world": "real world"}
     tasks = pair_tasks(SHORT)
-    # DAPL's and CLIP_benchmark's single prompt (METHODS.md §1, "Zero-shot CLIP baseline").
+    # DAPL's single zero-shot prompt (docs/methods.md, zeroshot).
     templates = ("a photo of a {}.",)
     train_split = adapt_split = eval_split = WHOLE_DOMAIN
     layout = Layout(

@@ -1,7 +1,7 @@
 """Dataset plugin ``visda2017``: VisDA-2017 classification ("VisDA-C", Peng et al. 2017), 12 classes,
 synthetic renders (``train``) -> real MS-COCO crops (``validation``).
 
-Facts from /work/shared/DATASETS.md §4.3; protocol from METHODS.md §1 (as DAPL): one task
+Layout and sources in docs/datasets.md; protocol in docs/methods.md (as DAPL): one task
 ``train2val``; the source is ``train/image_list.txt``, the target is adapted to and
 evaluated on ``validation/image_list.txt`` (split ``all`` of each domain). The headline
 metric is the mean of the per-class accuracies, as the official ranking uses. The real
@@ -31,10 +31,10 @@ class VisDA2017(FolderDataset):
     name = "visda2017"
     classes = CLASSES
     domains = ("train", "validation")
-    # DAPL's domain names ("synthetic", "real"; METHODS.md §5.2).
+    # DAPL's domain names ("synthetic", "real"; docs/methods.md, dapl).
     domain_prompt_names = {"train": "synthetic", "validation": "real"}
     tasks = (Task("train2val", "train", "validation"),)
-    # DAPL's and CLIP_benchmark's single prompt (METHODS.md §1, "Zero-shot CLIP baseline").
+    # DAPL's single zero-shot prompt (docs/methods.md, zeroshot).
     templates = ("a photo of a {}.",)
     headline_metric = "mean_class_acc"
     train_split = adapt_split = eval_split = WHOLE_DOMAIN

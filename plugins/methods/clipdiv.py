@@ -1,6 +1,6 @@
 """Method plugin ``clipdiv``: CLIP-Div, "CLIP the Divergence" (Zhu, Chen, Wang; arXiv 2407.01842).
 
-A **reconstruction** (METHODS.md §2.3 and the decisions table): no code and no method
+A **reconstruction** (docs/methods.md, clipdiv): no code and no method
 section were available, only the abstract. What is ours is marked [choice].
 
 * Teacher: the frozen CLIP (both encoders). Its distributions over classes, logits 100·cos:

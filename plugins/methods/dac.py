@@ -1,4 +1,4 @@
-"""Method plugins ``dac`` (few-shot, a reconstruction: METHODS.md §4.3 and the decisions table)
+"""Method plugins ``dac`` (few-shot, a reconstruction: docs/methods.md, dac)
 and ``fewshot-probe`` (the linear probe fitted on the same K shots, its baseline).
 
 DAC, "Domain Aligned CLIP for Few-shot Classification" (Gondal et al., WACV 2024): CLIP is
@@ -12,7 +12,7 @@ not changed; only the abstract was available, so what follows is ours, marked [c
   cross-entropy on logits_txt = 100 · v · t'ᵀ.
 * Classifier (Tip-Adapter-style cache on the adapted support embeddings K'):
   logits = 100 · v · t'ᵀ + α · exp(−β(1 − v'·K'ᵀ)) · L, with L the one-hot support labels.
-* α and β "tuned per dataset on a validation split, as in Tip-Adapter-F" (§4.3), and with them
+* α and β "tuned per dataset on a validation split, as in Tip-Adapter-F" (docs/methods.md, dac), and with them
   the length of training. [choice] The validation split is a stratified quarter of the shots
   (``holdout``): adapter and offsets are trained on the other shots, and after 20, 50, 100 and
   200 epochs (``search_epochs``) every (α, β) of Tip-Adapter-F's ranges (α ≤ 3, β ≤ 7, grids
@@ -133,7 +133,7 @@ class DAC(Method):
 
     def search(self, ctx, feats, labels, clean, clean_labels, text, num_classes: int):
         """(epochs, α, β) chosen on a hold-out of the shots, as Tip-Adapter-F tunes its
-        hyperparameters on a validation split (METHODS.md §4.3): train on the other shots, score
+        hyperparameters on a validation split (docs/methods.md, dac): train on the other shots, score
         every (α, β) of the grids on the held-out ones after each epoch count of
         ``search_epochs`` (snapshots of one training: the learning rate is constant), keep the
         best; ties go to the one nearest the defaults (``epochs``, ``alpha``, ``beta``). With a

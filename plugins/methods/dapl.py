@@ -1,4 +1,4 @@
-"""Method plugins ``dapl`` (code-faithful, METHODS.md §5.2) and ``dampl`` (reconstruction, §5.4).
+"""Method plugins ``dapl`` (code-faithful) and ``dampl`` (reconstruction); docs/methods.md.
 
 DAPL — Domain Adaptation via Prompt Learning (Ge et al., TNNLS 2023). Frozen CLIP;
 trained: the prompt learner's shared context v and per-domain context d

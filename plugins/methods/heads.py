@@ -11,7 +11,7 @@ from udabench import LOGIT_SCALE, FeatureHead
 
 
 class ReClipClassifier(nn.Module):
-    """½(logits_T + logits_V): ReCLIP's inference (METHODS.md §3.4)."""
+    """½(logits_T + logits_V): ReCLIP's inference (docs/methods.md, reclip)."""
 
     def __init__(self, v_model, t_model, w_v, w_t):
         super().__init__()

@@ -1,5 +1,5 @@
 """Method plugin ``linear-probe``: logistic regression on frozen CLIP image features of the
-labeled source (METHODS.md decisions table; CLIP's linear-probe protocol).
+labeled source (CLIP's linear-probe protocol; docs/methods.md).
 
 Features are L2-normalised image embeddings (eval preprocessing, no
 augmentation). The inverse regularisation strength C is chosen by accuracy on a

@@ -1,4 +1,4 @@
-"""DAPL's domain-aware prompt learner on a frozen open_clip text encoder (METHODS.md §5.2).
+"""DAPL's domain-aware prompt learner on a frozen open_clip text encoder (docs/methods.md, dapl).
 
 For domain d and class c the text encoder reads
 

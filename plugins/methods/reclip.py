@@ -1,6 +1,6 @@
 """Method plugin ``reclip``: ReCLIP, source-free adaptation of CLIP (Hu et al., WACV 2024).
 
-Code-faithful (METHODS.md §3, read in michiganleon/ReCLIP_WACV). It sees the unlabeled
+Code-faithful (docs/methods.md, reclip; read in michiganleon/ReCLIP_WACV). It sees the unlabeled
 target alone. Two copies of CLIP are adapted side by side:
 
 * ReCLIP-V: the visual LayerNorms (and BatchNorms, for ResNet towers) train; its
@@ -147,7 +147,7 @@ def trainable_norms(module):
 
 
 def masked_mean(ce, mask, one_over_b: bool):
-    """Σ(CE·m)/Σm; with ``one_over_b`` the official code's mean(CE·m)/Σm. [§3.4]"""
+    """Σ(CE·m)/Σm; with ``one_over_b`` the official code's mean(CE·m)/Σm. [docs/methods.md, reclip]"""
     total = (ce * mask).mean() if one_over_b else (ce * mask).sum()
     return total / mask.sum().clamp(min=1.0)
 

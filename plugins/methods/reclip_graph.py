@@ -1,5 +1,5 @@
 """ReCLIP's pseudo-labels: text-span projection, a k-NN graph and label propagation
-(METHODS.md §3.3, read in michiganleon/ReCLIP_WACV `LabelPropagationCluster`).
+(docs/methods.md, reclip; read in michiganleon/ReCLIP_WACV `LabelPropagationCluster`).
 
 Nodes are the C class anchors followed by the N image features. The graph is kept
 sparse (k entries per row before symmetrisation), so memory grows as N·k, not N²,
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 
 def text_span_projection(text_embeddings: torch.Tensor, cut_dim: int = 768) -> torch.Tensor:
-    """P = U[:, 1:cut] · U[:, 1:cut]ᵀ, where W = U S Vᵀ and W (d x C) holds the class text embeddings. [§3.3 step 1]
+    """P = U[:, 1:cut] · U[:, 1:cut]ᵀ, where W = U S Vᵀ and W (d x C) holds the class text embeddings. [docs/methods.md, reclip step 1]
 
     Dropping the first left-singular direction removes what all class embeddings share; the
     rest of their span is kept (``cut_dim`` caps it; the code uses 250 when C > 500).
@@ -25,7 +25,7 @@ def text_span_projection(text_embeddings: torch.Tensor, cut_dim: int = 768) -> t
 
 
 def knn_affinity(nodes: torch.Tensor, k: int = 20, chunk: int | None = None) -> torch.Tensor:
-    """Sparse A_k: per row, the k largest of A = (Z Zᵀ + 1) / 2 off the diagonal, Z = normalize(nodes). [§3.3 step 2]
+    """Sparse A_k: per row, the k largest of A = (Z Zᵀ + 1) / 2 off the diagonal, Z = normalize(nodes). [docs/methods.md, reclip step 2]
 
     Rows are processed ``chunk`` at a time (by default, as many as keep one block of
     similarities near 256 MB), so no dense n x n matrix is ever built.
@@ -48,7 +48,7 @@ def knn_affinity(nodes: torch.Tensor, k: int = 20, chunk: int | None = None) -> 
 
 
 def symmetric_normalized(affinity: torch.Tensor) -> torch.Tensor:
-    """Ŵ = D^{-1/2} W D^{-1/2} with W = (A_k + A_kᵀ) / 2 and D = diag(W·1). [§3.3 step 2]"""
+    """Ŵ = D^{-1/2} W D^{-1/2} with W = (A_k + A_kᵀ) / 2 and D = diag(W·1). [docs/methods.md, reclip step 2]"""
     w = ((affinity + affinity.t()) * 0.5).coalesce()
     degree = torch.sparse.sum(w, dim=1).to_dense()
     inv_sqrt = degree.clamp(min=1e-12).rsqrt()
@@ -78,7 +78,7 @@ def conjugate_gradient(matvec, b: torch.Tensor, maxiter: int = 20, tol: float = 
 
 def label_propagation(anchors: torch.Tensor, features: torch.Tensor, projection: torch.Tensor | None = None,
                       k: int = 20, alpha: float = 0.99, maxiter: int = 20, tol: float = 1e-6):
-    """Pseudo-labels of the N images: solve (I − α·Ŵ) f_c = y_c for every class c. [§3.3 step 3]
+    """Pseudo-labels of the N images: solve (I − α·Ŵ) f_c = y_c for every class c. [docs/methods.md, reclip step 3]
 
     y_c is one-hot on anchor node c. Returns (labels (N,), scores (N, C)).
     """
@@ -96,7 +96,7 @@ def label_propagation(anchors: torch.Tensor, features: torch.Tensor, projection:
 
 def class_centroids(features: torch.Tensor, labels: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
     """normalize(mean of the features assigned to each class); a class with none keeps its previous
-    anchor (the official code would produce NaN there). [§3.3 step 4]"""
+    anchor (the official code would produce NaN there). [docs/methods.md, reclip step 4]"""
     c = previous.shape[0]
     sums = torch.zeros(c, features.shape[1]).index_add_(0, labels, features.float())
     counts = torch.bincount(labels, minlength=c)

@@ -1,5 +1,5 @@
 """Method plugin ``source-ft`` ("CLIP-FT" in DAPL's tables): fine-tune CLIP's image encoder
-on the labeled source (METHODS.md §1 and decisions table; recipe details [INFERRED]).
+on the labeled source (docs/methods.md, source-ft: the recipe's details are udabench's choices).
 
 Model: the CLIP image encoder, then a linear head on the L2-normalised
 embedding, initialised to 100 x the zero-shot text classifier (so step 0 is

@@ -1,4 +1,4 @@
-"""Method plugin ``zeroshot``: CLIP zero-shot classification (METHODS.md §1, "exact").
+"""Method plugin ``zeroshot``: CLIP zero-shot classification (docs/methods.md, zeroshot: "exact").
 
 For each class, every template of the dataset is embedded, L2-normalised,
 averaged and re-normalised (CLIP's prompt ensemble); an image's logits are

@@ -6,7 +6,7 @@ both optional: ``layout_text`` (the expected tree, as text) and ``downloads``, a
 from a packaging name ("official", "tllib", ...) to a list of files, each a mapping
 ``{"name", "urls", "into", "md5"}``: the file name, its mirrors (URLs serving the same
 bytes, tried in order), the folder under the data root its content belongs in, and its md5
-where one is published. Mirrors die (DATASETS.md §4.6), so a download
+where one is published. Mirrors die, so a download
 
 * streams into ``<root>/.downloads/<folder>/<name>.part`` and resumes it with an HTTP Range
   request after an interruption;

@@ -77,7 +77,7 @@ class SplitEntries:
 
 def prompt_name(folder: str, keep_case: Iterable[str] = ()) -> str:
     """``Alarm_Clock`` -> "alarm clock": lower case and spaces, as CLIP prompts usually name classes
-    (METHODS.md §1); names in ``keep_case`` (acronyms such as ``TV``) keep their case."""
+    (as DAPL's prompts); names in ``keep_case`` (acronyms such as ``TV``) keep their case."""
     name = folder.replace("_", " ")
     return name if folder in set(keep_case) else name.lower()
 
@@ -102,7 +102,7 @@ class FolderDataset(Dataset):
 
     layout: ClassVar[Layout]
     splits: ClassVar[tuple[str, ...]] = (WHOLE_DOMAIN,)
-    #: (domain, split) -> image count published for the benchmark (DATASETS.md); a mismatch warns.
+    #: (domain, split) -> image count published for the benchmark (docs/datasets.md); a mismatch warns.
     expected_counts: ClassVar[Mapping[tuple[str, str], int]] = {}
     #: Packaging name -> archives ({"name", "urls", "md5", "into"}), for ``udabench data download``.
     downloads: ClassVar[Mapping[str, Sequence[Mapping]]] = {}
@@ -160,7 +160,7 @@ class FolderDataset(Dataset):
         expected = self.expected_counts.get((domain, split))
         if expected is not None and count != expected:
             warnings.warn(f"{self.name}: {domain}/{split} has {count:,} images, but the benchmark has "
-                          f"{expected:,} (DATASETS.md): a partial download or another version of the data?",
+                          f"{expected:,} (docs/datasets.md): a partial download or another version of the data?",
                           CountMismatchWarning, stacklevel=3)
 
     # -- messages ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""CLIP-Div's divergences and language-guided pseudo-labels (METHODS.md §2.3: a reconstruction
+"""CLIP-Div's divergences and language-guided pseudo-labels (docs/methods.md, clipdiv: a reconstruction
 consistent with the abstract, not the paper's equations, which were not available).
 
 Notation: z = student logits, p_θ = softmax(z); q_ag = CLIP's domain-agnostic distribution
@@ -33,7 +33,7 @@ def kl_from_student(student_logits: torch.Tensor, q: torch.Tensor, eps: float = 
 
 
 def absolute_divergence(q_ag_source, z_source, q_ag_target, z_target) -> torch.Tensor:
-    """L_abs = E_{x∈S} KL(q_ag(x) ‖ p_θ(x)) + E_{x∈T} KL(q_ag(x) ‖ p_θ(x)). [§2.3]
+    """L_abs = E_{x∈S} KL(q_ag(x) ‖ p_θ(x)) + E_{x∈T} KL(q_ag(x) ‖ p_θ(x)). [docs/methods.md, clipdiv]
 
     Distils CLIP's domain-agnostic distribution into the student on both domains.
     """
@@ -42,7 +42,7 @@ def absolute_divergence(q_ag_source, z_source, q_ag_target, z_target) -> torch.T
 
 def relative_divergence(q_dom_source, q_ag_source, z_source,
                         q_dom_target, q_ag_target, z_target) -> torch.Tensor:
-    """L_rel = E_S |KL(q_s‖q_ag) − KL(p_θ‖q_ag)| + E_T |KL(q_t‖q_ag) − KL(p_θ‖q_ag)|. [§2.3, first reading]
+    """L_rel = E_S |KL(q_s‖q_ag) − KL(p_θ‖q_ag)| + E_T |KL(q_t‖q_ag) − KL(p_θ‖q_ag)|. [docs/methods.md, clipdiv, first reading]
 
     The student's divergence from the domain-agnostic view should match the one CLIP itself
     shows between the domain-specific and domain-agnostic views: as domain-specific as CLIP
@@ -54,7 +54,7 @@ def relative_divergence(q_dom_source, q_ag_source, z_source,
 
 
 def relative_divergence_marginal(q_ag_source, z_source, q_ag_target, z_target) -> torch.Tensor:
-    """L_rel^marginal = | KL(p̄_S ‖ q̄_ag,S) − KL(p̄_T ‖ q̄_ag,T) |, bars = batch means. [§2.3, second reading]
+    """L_rel^marginal = | KL(p̄_S ‖ q̄_ag,S) − KL(p̄_T ‖ q̄_ag,T) |, bars = batch means. [docs/methods.md, clipdiv, second reading]
 
     The harness's own reading of "batch-level matching of the mean source prediction against
     the mean target prediction, each taken relative to q_ag": the student's class marginal
@@ -66,7 +66,7 @@ def relative_divergence_marginal(q_ag_source, z_source, q_ag_target, z_target) -
 
 def language_guided_pseudo_labels(p_target: torch.Tensor, q_target_specific: torch.Tensor,
                                   tau: float = 0.6) -> tuple[torch.Tensor, torch.Tensor]:
-    """ŷ_t = argmax_c( ½·p_θ(x_t) + ½·q_t(x_t) ), kept when the fused maximum is ≥ τ. [§2.3, stage 2]"""
+    """ŷ_t = argmax_c( ½·p_θ(x_t) + ½·q_t(x_t) ), kept when the fused maximum is ≥ τ. [docs/methods.md, clipdiv, stage 2]"""
     fused = 0.5 * p_target.detach() + 0.5 * q_target_specific
     conf, pseudo = fused.max(dim=-1)
     return pseudo, (conf >= tau).float()

@@ -1,4 +1,4 @@
-"""DAMPL's semantic-guided pseudo-label correction (METHODS.md §5.4 and the decisions table:
+"""DAMPL's semantic-guided pseudo-label correction (docs/methods.md, dampl:
 a reconstruction; the paper's own formula was not available)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 def fused_pseudo_labels(zero_shot_logits: torch.Tensor, target_prompt_logits: torch.Tensor,
                         lam: float = 0.5, tau: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
-    """ŷ = argmax( λ·q_zs + (1−λ)·p_tgt ), kept when that fused maximum is ≥ τ. [§5.4]
+    """ŷ = argmax( λ·q_zs + (1−λ)·p_tgt ), kept when that fused maximum is ≥ τ. [docs/methods.md, dampl]
 
     q_zs = softmax(zero-shot CLIP logits) (fixed), p_tgt = softmax(target-prompt logits) (learned,
     detached here: a pseudo-label is a target, not a path for gradients). λ = 1 is DAPL's

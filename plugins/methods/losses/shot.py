@@ -1,4 +1,4 @@
-"""SHOT's information-maximisation loss (METHODS.md §5.3, read in tim-learn/SHOT)."""
+"""SHOT's information-maximisation loss (docs/methods.md, dampl; read in tim-learn/SHOT)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ EPS = 1e-5
 
 
 def information_maximization_loss(logits: torch.Tensor, eps: float = EPS) -> torch.Tensor:
-    """L_IM = L_ent + L_div, with p_i = softmax(f(x_i)) over the batch and p̄ = (1/B) Σ_i p_i: [§5.3]
+    """L_IM = L_ent + L_div, with p_i = softmax(f(x_i)) over the batch and p̄ = (1/B) Σ_i p_i: [docs/methods.md, dampl]
 
         L_ent = −(1/B) Σ_i Σ_c p_ic · log(p_ic + ε)      (mean entropy: confident predictions)
         L_div =        Σ_c p̄_c · log(p̄_c + ε)            (negative entropy of the mean: diverse ones)

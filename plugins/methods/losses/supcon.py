@@ -1,4 +1,4 @@
-"""The supervised contrastive loss DAC's image adapter is trained with (METHODS.md §4.3)."""
+"""The supervised contrastive loss DAC's image adapter is trained with (docs/methods.md, dac)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 
 def supervised_contrastive_loss(embeddings: torch.Tensor, labels: torch.Tensor,
                                 temperature: float = 0.07) -> torch.Tensor:
-    """L_intra = −(1/|I|) Σ_i 1/|P(i)| Σ_{p∈P(i)} log[ exp(v_i·v_p/τ) / Σ_{a≠i} exp(v_i·v_a/τ) ]. [§4.3]
+    """L_intra = −(1/|I|) Σ_i 1/|P(i)| Σ_{p∈P(i)} log[ exp(v_i·v_p/τ) / Σ_{a≠i} exp(v_i·v_a/τ) ]. [docs/methods.md, dac]
 
     ``embeddings`` are L2-normalised (B, d); P(i) = the other samples of i's class; anchors with
     no positive in the batch are left out of the mean (I = anchors with |P(i)| > 0).
