@@ -13,7 +13,6 @@ import torch
 import torch.nn.functional as F
 
 from udabench import FeatureClassifier, RunContext, load_backbone, text_head
-from udabench.contract.config import resolve
 from udabench.protocol.task import build_adapt_data
 from udabench.contract.registry import get_registry
 from udabench_plugins.datasets.digits import Digits
@@ -27,8 +26,7 @@ def test_training_step_overhead(benchmark, tmp_path):
 
     backbone = load_backbone("toyclip")
     method_cls = get_registry().method("source-ft")
-    config = resolve("source-ft", method_cls.hparams, "digits", method_cls.dataset_overrides,
-                     set_overrides={"epochs": EPOCHS})
+    config = method_cls.resolve_config(Digits, set_overrides={"epochs": EPOCHS})
     dataset = Digits()
     task = dataset.task("printed2handwritten")
     data, _ = build_adapt_data(method_cls, config, dataset, task, seed=0)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from udabench.contract.config import resolve
 from udabench.protocol.context import RunContext
 from udabench.protocol.task import run_task
 from udabench.contract.registry import get_registry
@@ -24,7 +23,7 @@ TOLERANCE = {"zeroshot": 0.5, "linear-probe": 1.5, "source-ft": 3.0}
 @pytest.mark.parametrize("method", sorted(MEASURED))
 def test_baseline_accuracy_on_digits(toy_backbone, method):
     cls = get_registry().method(method)
-    cfg = resolve(method, cls.hparams, "digits", cls.dataset_overrides)
+    cfg = cls.resolve_config(Digits)
     got = []
     for task in Digits.tasks:
         ctx = RunContext(device="cpu", seed=0, show_progress=False)

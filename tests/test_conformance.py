@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from udabench import FeatureClassifier, HParam, Method, Setting, text_head
+from udabench import (Dataset, FeatureClassifier, HParam, ImageList, ImageSource, Method, Setting, Task,
+                      text_head)
 from udabench.contract.registry import get_registry
 from udabench.testing import ConformanceError, check_backbone, check_dataset, check_method
 
@@ -172,3 +179,183 @@ def test_a_dataset_returning_the_wrong_classes_is_caught():
 
     with pytest.raises(ConformanceError, match="'classes'"):
         check_dataset(TooFew)
+
+
+# -- what check_dataset checks, on tiny datasets built here ----------------------------------------
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "udabench-entropy-min"
+
+
+class Tiny(Dataset):
+    """Well formed, in memory: two domains, three classes, 4 images per class and split, 32x32 RGB."""
+
+    name = "kit-tiny"
+    classes = ("circle", "square", "triangle")
+    domains = ("a", "b")
+    tasks = (Task("a2b", "a", "b"), Task("b2a", "b", "a"))
+    image_size, image_mode = 32, "RGB"
+    drawn_at = 32  # the size load() draws at
+
+    def load(self, domain, split):
+        labels = np.repeat(np.arange(len(self.classes)), 4)
+        rng = np.random.default_rng([self.domains.index(domain), ("train", "test").index(split)])
+        pixels = rng.integers(0, 256, (len(labels), self.drawn_at, self.drawn_at, 3), dtype=np.uint8)
+        return ImageList(ImageSource(array=pixels), labels, len(self.classes))
+
+
+class Declares32Gives28(Tiny):
+    name = "broken-size"
+    drawn_at = 28
+
+
+class DuplicateClass(Tiny):
+    name = "broken-duplicate"
+    classes = ("circle", "square", "circle")
+
+
+class TrailingSpace(Tiny):
+    name = "broken-space"
+    classes = ("circle", "square ", "triangle")
+
+
+class ControlCharacter(Tiny):
+    name = "broken-control"
+    classes = ("circle", "squ\x07are", "triangle")
+
+
+class EmptyName(Tiny):
+    name = "broken-empty"
+    classes = ("circle", "", "triangle")
+
+
+class RandomOrder(Tiny):
+    name = "broken-order"
+
+    def load(self, domain, split):
+        full = super().load(domain, split)
+        return full.subset(np.random.default_rng().permutation(len(full)))  # unseeded: a new order each call
+
+
+class NoTriangleInB(Tiny):
+    name = "broken-missing-class"
+
+    def load(self, domain, split):
+        full = super().load(domain, split)
+        return full.subset(np.flatnonzero(full.labels != 2)) if domain == "b" else full
+
+
+class UnknownDomain(Tiny):
+    name = "broken-task"
+    tasks = (Task("a2b", "a", "b"), Task("a2c", "a", "c"))
+
+
+class BadSizeDeclaration(Tiny):
+    name = "broken-size-declaration"
+    image_size = "32"
+
+
+def test_a_well_formed_tiny_dataset_conforms():
+    check_dataset(Tiny)  # so each broken variant below fails for its own reason only
+
+
+BROKEN = [
+    (Declares32Gives28, "declared image size", ["load('a', 'test') image 0 is 28x28", "image_size = 32 (32x32)"]),
+    (DuplicateClass, "class names", ["class 2 ('circle') repeats class 0"]),
+    (TrailingSpace, "class names", ["class 1 ('square ') has leading or trailing whitespace"]),
+    (ControlCharacter, "class names", ["class 1 ('squ\\x07are') holds the non-printable character U+0007"]),
+    (EmptyName, "class names", ["class 1 is empty"]),
+    (RandomOrder, "same order on every load", ["a second load('a', 'test')"]),
+    (NoTriangleInB, "every class in every split", ["domain 'b', split 'test'", "class 'triangle' (label 2)"]),
+    (UnknownDomain, "declaration", ["task 'a2c' names the target domain 'c'"]),
+    (BadSizeDeclaration, "declaration", ["image_size must be"]),
+]
+
+
+@pytest.mark.parametrize("cls,rule,words", BROKEN, ids=[cls.name for cls, _, _ in BROKEN])
+def test_broken_datasets_are_caught_by_name_and_rule(cls, rule, words):
+    with pytest.raises(ConformanceError) as exc:
+        check_dataset(cls)
+    assert exc.value.rule == rule and f"dataset {cls.name!r}" in str(exc.value)
+    for w in words:
+        assert w in str(exc.value)
+
+
+class FileTree(Dataset):
+    """Reads <root>/<domain>/<class>/*.png for the class folders that are there: a missing one is
+    silently skipped, as a hand-written reader would."""
+
+    name = "kit-files"
+    classes = Tiny.classes
+    domains = ("a", "b")
+    tasks = (Task("a2b", "a", "b"),)
+    train_split = adapt_split = eval_split = "all"
+    image_size, image_mode = 32, "RGB"
+
+    def load(self, domain, split):
+        paths, labels = [], []
+        for c, cls in enumerate(self.classes):
+            files = sorted((self.root / domain / cls).glob("*.png"))
+            paths += files
+            labels += [c] * len(files)
+        return ImageList(ImageSource(paths=paths), np.asarray(labels, np.int64), len(self.classes))
+
+
+def write_tree(root: Path, size: int = 32, mode: str = "RGB") -> Path:
+    """Two PNGs per class in each domain of FileTree."""
+    for d, domain in enumerate(FileTree.domains):
+        for c, cls in enumerate(FileTree.classes):
+            (root / domain / cls).mkdir(parents=True)
+            for i in range(2):
+                pixels = np.random.default_rng([d, c, i]).integers(0, 256, (size, size, 3), dtype=np.uint8)
+                Image.fromarray(pixels).convert(mode).save(root / domain / cls / f"{i}.png")
+    return root
+
+
+def test_a_tree_of_files_conforms(tmp_path):
+    check_dataset(FileTree, root=write_tree(tmp_path))
+
+
+def test_a_class_folder_missing_in_one_domain_is_caught(tmp_path):
+    shutil.rmtree(write_tree(tmp_path) / "b" / "square")
+    with pytest.raises(ConformanceError) as exc:
+        check_dataset(FileTree, root=tmp_path)
+    assert exc.value.rule == "every class in every split" and "dataset 'kit-files'" in str(exc.value)
+    assert "domain 'b', split 'all' has no image of class 'square' (label 1)" in str(exc.value)
+
+
+@pytest.mark.filterwarnings("ignore::udabench.data.folders.CountMismatchWarning")
+def test_a_class_folder_missing_from_a_builtin_layout_is_caught(tmp_path):
+    from test_real_datasets import build_office31
+
+    shutil.rmtree(build_office31(tmp_path) / "office31" / "webcam" / "images" / "bike")
+    with pytest.raises(ConformanceError) as exc:
+        check_dataset(get_registry().dataset("office31"), root=tmp_path)
+    assert exc.value.rule == "loads every split its tasks need"
+    assert "load('webcam', 'all') (domain 'webcam', split 'all')" in str(exc.value)
+    assert "class folders are missing" in str(exc.value) and ": bike." in str(exc.value)
+
+
+@pytest.mark.parametrize("size,mode,rule,words", [
+    (28, "RGB", "declared image size", ["a/circle/0.png) is 28x28 pixels", "image_size = 32 (32x32)"]),
+    (32, "L", "declared image mode", ["a/circle/0.png) is stored as L; the plugin declares image_mode = 'RGB'"]),
+])
+def test_files_of_another_size_or_mode_are_caught(tmp_path, size, mode, rule, words):
+    with pytest.raises(ConformanceError) as exc:
+        check_dataset(FileTree, root=write_tree(tmp_path, size, mode))
+    assert exc.value.rule == rule and all(w in str(exc.value) for w in words)
+
+
+def test_an_image_that_does_not_decode_is_caught(tmp_path):
+    (write_tree(tmp_path) / "b" / "triangle" / "1.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    with pytest.raises(ConformanceError) as exc:
+        check_dataset(FileTree, root=tmp_path)
+    assert exc.value.rule == "images decode" and "load('b', 'all') image 5 (" in str(exc.value)
+    assert "b/triangle/1.png" in str(exc.value)
+
+
+def test_the_example_plugins_dataset_conforms():
+    """The example package's dataset, read from its source folder (no install needed)."""
+    spec = importlib.util.spec_from_file_location("kit_example_dataset",
+                                                  EXAMPLE / "udabench_entropy_min" / "dataset.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    check_dataset(module.ShapesMini)

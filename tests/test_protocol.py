@@ -117,7 +117,7 @@ def test_the_same_seed_gives_the_same_metrics(toy_backbone, method, overrides):
     from udabench.contract.registry import get_registry
 
     cls = get_registry().method(method)
-    cfg = resolve(cls.name, cls.hparams, "digits", cls.dataset_overrides, set_overrides=overrides)
+    cfg = cls.resolve_config(Digits, set_overrides=overrides)
 
     def once(seed):
         ctx = RunContext(device="cpu", seed=seed, show_progress=False)

@@ -86,7 +86,7 @@ def test_a_sweep_expands_into_one_job_per_run(tmp_path):
 
     job = ft[0]
     req = RunRequest(method=job.method, dataset=DATASET, set_pairs=job.set_pairs)
-    assert job.config_hash == resolve_config(req, get_registry().method(job.method), DATASET).digest()
+    assert job.config_hash == resolve_config(req, get_registry().method(job.method), get_registry().dataset(DATASET)).digest()
     assert jobs == expand(spec, "sqlite:///rel.db")  # deterministic
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import types
 from pathlib import Path
 
@@ -160,7 +159,7 @@ def test_finished_run_is_fully_recorded(mlflow_uri, backbone_spec, tmp_path):
     # tags
     method_cls = get_registry().method("source-ft")
     digest = resolve_config(_request("source-ft", mlflow_uri, backbone_spec, set_pairs={"epochs": 1}),
-                            method_cls, DATASET).digest()
+                            method_cls, get_registry().dataset(DATASET)).digest()
     tags = child.data.tags
     for name in CHILD_TAGS:
         assert tags.get(f"udabench.{name}"), f"child run lacks tag udabench.{name}"
@@ -265,8 +264,8 @@ def _leaderboard_csv(uri: str, capsys) -> tuple[list[str], dict[str, dict[str, s
     assert code == 0
     rows = list(csv.reader(io.StringIO(out)))
     header = rows[0]
-    assert header[:2] == ["method", "backbone"] and TASK in header and "seeds" in header
-    return header, {r[0]: dict(zip(header, r)) for r in rows[1:] if r}
+    assert header[:4] == ["method", "label", "backbone", "config"] and f"{TASK} mean" in header
+    return header, {r[1]: dict(zip(header, r)) for r in rows[1:] if r}  # by label
 
 
 def test_leaderboard_counts_finished_runs_only(mlflow_uri, backbone_spec, capsys, monkeypatch):
@@ -277,7 +276,7 @@ def test_leaderboard_counts_finished_runs_only(mlflow_uri, backbone_spec, capsys
     assert [r.seed for r in lp] == [0, 1]
 
     # A zeroshot run (same config, backbone and task, another seed) that measured top1 and then
-    # failed writing an artifact: FAILED, so not counted.
+    # failed writing an artifact: FAILED, so not a value, but counted as failed.
     def broken_csv(result):
         raise OSError("disk full")
 
@@ -297,16 +296,18 @@ def test_leaderboard_counts_finished_runs_only(mlflow_uri, backbone_spec, capsys
     assert lp_row["backbone"] == zs_row["backbone"] == backbone_spec
 
     vals = np.array([r.result.metrics["top1"] for r in lp])
-    assert re.fullmatch(r"\d+\.\d{2}±\d+\.\d{2}", lp_row[TASK]), lp_row[TASK]
-    assert lp_row[TASK] == f"{vals.mean():.2f}±{vals.std(ddof=1):.2f}"
-    assert lp_row["seeds"] == "2"
+    assert float(lp_row[f"{TASK} mean"]) == pytest.approx(vals.mean(), abs=1e-4)
+    assert float(lp_row[f"{TASK} std"]) == pytest.approx(vals.std(ddof=1), abs=1e-4)
+    assert (lp_row[f"{TASK} n"], lp_row["seeds"], lp_row["failed"]) == ("2", "2", "0")
 
-    assert zs_row[TASK] == f"{zs[0].result.metrics['top1']:.1f}"  # one value: no "±"
-    assert zs_row["seeds"] == "1"  # the failed seed-1 run is left out
-    for t in header[2:header.index("avg")]:
-        if t != TASK:
-            assert lp_row[t] == "" and zs_row[t] == ""
-    assert lp_row["avg"].endswith("*")  # not every standard task was run
+    assert float(zs_row[f"{TASK} mean"]) == pytest.approx(zs[0].result.metrics["top1"], abs=1e-4)
+    assert zs_row[f"{TASK} std"] == ""  # one value: no std
+    assert (zs_row[f"{TASK} n"], zs_row["seeds"]) == ("1", "1")  # the failed seed-1 run is left out ...
+    assert zs_row["failed"] == "1"  # ... and counted as failed
+    for col in header[header.index("weights") + 1:header.index("avg")]:
+        if not col.startswith(TASK):
+            assert lp_row[col] == zs_row[col] == ("0" if col.endswith(" n") else ""), col
+    assert lp_row["complete"] == "false"  # not every standard task was run
 
 
 # -- 5. against a real tracking server -------------------------------------------------------------
@@ -336,4 +337,4 @@ def test_end_to_end_against_tracking_server(mlflow_server, backbone_spec, tmp_pa
 
     _, lb = _leaderboard_csv(url, capsys)
     assert "zeroshot" in lb
-    assert lb["zeroshot"][TASK] == f"{records[0].result.metrics['top1']:.1f}"
+    assert float(lb["zeroshot"][f"{TASK} mean"]) == pytest.approx(records[0].result.metrics["top1"], abs=1e-4)

@@ -1,11 +1,10 @@
-"""DAPL, DAMPL and CLIP-Div train only what METHODS.md says they train."""
+"""DAPL, DAMPL and CLIP-Div train only what docs/methods.md says they train."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from udabench.contract.config import resolve
 from udabench.protocol.context import RunContext
 from udabench.protocol.task import build_adapt_data
 from udabench.contract.registry import get_registry
@@ -16,7 +15,7 @@ TASK = Digits.task("printed2handwritten")
 
 def small_run(name, backbone, **overrides):
     cls = get_registry().method(name)
-    cfg = resolve(name, cls.hparams, "digits", cls.dataset_overrides, set_overrides=overrides)
+    cfg = cls.resolve_config(Digits, set_overrides=overrides)
     data, _ = build_adapt_data(cls, cfg, Digits(), TASK, seed=0)
     data.source = data.source.subset(range(0, 1330, 10))  # 133 images: a few steps
     ctx = RunContext(device="cpu", seed=0, show_progress=False)

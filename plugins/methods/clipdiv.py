@@ -49,8 +49,10 @@ class ClipDiv(Method):
     )
     # The 32-px toy CLIP was pretrained at lr 2e-3 (1e-5 would leave it where it is); 5 + 3
     # epochs over 1,330 source images.
-    dataset_overrides = {"digits": {"lr_encoder": 1e-4, "aug_scale_min": 0.5, "batch_size": 64,
-                                    "epochs": 5, "self_train_epochs": 3}}
+    # Small images (at most 64 px) and their small backbones, as source-ft's profile, with a
+    # shorter schedule.
+    profiles = {"small-image": {"lr_encoder": 1e-4, "aug_scale_min": 0.5, "batch_size": 64,
+                                "epochs": 5, "self_train_epochs": 3}}
 
     def adapt(self, ctx, backbone, data):
         import torch

@@ -33,6 +33,8 @@ from udabench import HParam, Method, Setting, hookimpl
 
 DAPL_HPARAMS = (
     HParam("epochs", 25, "training epochs (DAPL ep25-32 configs)"),
+    HParam("min_steps", 0, "at least this many optimiser steps: epochs are raised on a small source (0: off, "
+                           "the paper's schedule)"),
     HParam("batch_size", 32, "source images per step, and as many target images"),
     HParam("lr", 3e-3, "SGD learning rate"),
     HParam("momentum", 0.9, "SGD momentum"),
@@ -52,18 +54,30 @@ DAPL_HPARAMS = (
     HParam("aug_scale_min", 0.08, "lower bound of the random-resized-crop scale"),
 )
 
-# The toy CLIP reads 16 tokens: 4 + 4 context vectors leave room for the class name; its
-# 32-px digits do not survive a 0.08 crop; 10 epochs of 41 steps over 1,330 source images
-# (the 25-epoch schedule was made for ViT-B/16 on Office-Home).
-DIGITS = {"n_ctx": 4, "n_dmx": 4, "prompt_suffix": False, "aug_scale_min": 0.5, "epochs": 10}
+# Small images (at most 64 px: digits, a lab's 32-px set) come with small backbones: the toy CLIP
+# reads 16 tokens, and 4 + 4 context vectors leave room for the class name (``check_backbone``
+# refuses what does not fit); a 32-px image does not survive a 0.08 crop; 10 epochs (41 steps
+# each over digits' 1,330 source images) instead of the 25 made for ViT-B/16 on Office-Home, and
+# at least 400 steps: on a 200-image source, 10 epochs are 60 steps with a 6-step warm-up, and one
+# seed in three collapsed (a 32-px lab set: 39 / 40 / 22 on one task; none at 400 steps).
+SMALL_IMAGE = {"n_ctx": 4, "n_dmx": 4, "prompt_suffix": False, "aug_scale_min": 0.5, "epochs": 10,
+               "min_steps": 400}
 
 
-def dapl_lr(step: int, iters_per_epoch: int, cfg) -> float:
-    """Learning rate at global iteration ``step`` (see the module docstring)."""
+def training_epochs(epochs: int, min_steps: int, steps_per_epoch: int) -> int:
+    """The epochs to train: ``epochs``, raised to ⌈min_steps / steps_per_epoch⌉ when a small source
+    makes ``epochs`` fewer than ``min_steps`` optimiser steps."""
+    return max(epochs, -(-min_steps // max(steps_per_epoch, 1)))
+
+
+def dapl_lr(step: int, iters_per_epoch: int, cfg, epochs: int | None = None) -> float:
+    """Learning rate at global iteration ``step`` of a schedule of ``epochs`` (default
+    ``cfg.epochs``; see the module docstring)."""
+    total = cfg.epochs if epochs is None else epochs
     if cfg.lr_step == "iter":  # the official code: scheduler.step() every iteration
-        k, warm, total = step, cfg.warmup_epochs, cfg.epochs
+        k, warm = step, cfg.warmup_epochs
     else:
-        k, warm, total = step // iters_per_epoch, cfg.warmup_epochs, cfg.epochs
+        k, warm = step // iters_per_epoch, cfg.warmup_epochs
     if k < warm:
         frac = step / (warm * iters_per_epoch) if cfg.lr_step == "epoch" else 0.0
         return cfg.warmup_lr + frac * (cfg.lr - cfg.warmup_lr)
@@ -76,7 +90,7 @@ class DAPL(Method):
     fidelity = "code-faithful"
     summary = "domain-aware prompt learning; zero-shot CLIP pseudo-labels on the target"
     hparams = DAPL_HPARAMS
-    dataset_overrides = {"digits": DIGITS}
+    profiles = {"small-image": SMALL_IMAGE}
 
     # -- the parts DAMPL changes ---------------------------------------------------------------
     def pseudo_labels(self, zero_shot_logits, target_prompt_logits):
@@ -86,6 +100,29 @@ class DAPL(Method):
 
     def extra_target_loss(self, target_prompt_logits):
         return None
+
+    def check_backbone(self, backbone, dataset):
+        """Refuse, before any data is read, prompts that do not fit the text encoder's context:
+        ``n_ctx + n_dmx`` learned vectors, the class name and (``prompt_suffix``) the domain words."""
+        from udabench import ConfigError
+
+        from .prompt_learner import overlong_prompts, prompt_texts
+
+        cfg = self.config
+        limit = int(backbone.tokenizer(["x"]).shape[1])
+        prompts = prompt_texts(dataset.class_prompt_names(), dataset.domains, cfg.n_ctx + cfg.n_dmx,
+                               cfg.prompt_suffix)
+        over = overlong_prompts(backbone.tokenizer, prompts, limit)
+        if over:
+            prompt, needed = max(over, key=lambda pn: pn[1])
+            raise ConfigError(
+                f"{self.name}: n_ctx={cfg.n_ctx} + n_dmx={cfg.n_dmx} learned vectors do not fit backbone "
+                f"{backbone.spec!r}, whose text encoder reads {limit} tokens: the longest prompt of "
+                f"{dataset.name}, {prompt!r}, needs {needed} ({len(over)} of {len(prompts)} prompts are too "
+                f"long). Lower them (--set n_ctx=4 --set n_dmx=4)"
+                + (" or drop the domain suffix (--set prompt_suffix=false)" if cfg.prompt_suffix else "")
+                + "; a dataset of images of at most 64 px (image_size) gets the small-image profile "
+                  "(n_ctx=4, n_dmx=4, no suffix).")
 
     # -- training ------------------------------------------------------------------------------
     def adapt(self, ctx, backbone, data):
@@ -115,10 +152,11 @@ class DAPL(Method):
         opt = torch.optim.SGD(learner.learned_parameters(), lr=cfg.lr, momentum=cfg.momentum,
                               weight_decay=cfg.weight_decay)
         batches, step = ctx.paired(src, tgt), 0
-        for epoch in ctx.progress(range(cfg.epochs), desc=f"{self.name} epochs"):
+        epochs = training_epochs(cfg.epochs, cfg.min_steps, len(batches))
+        for epoch in ctx.progress(range(epochs), desc=f"{self.name} epochs"):
             for (xs, ys), (xt, _) in batches:
                 for group in opt.param_groups:
-                    group["lr"] = dapl_lr(step, len(batches), cfg)
+                    group["lr"] = dapl_lr(step, len(batches), cfg, epochs)
                 xs, ys, xt = ctx.to_device(xs), ctx.to_device(ys), ctx.to_device(xt)
                 with ctx.autocast():
                     with torch.no_grad():

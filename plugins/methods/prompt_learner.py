@@ -45,6 +45,21 @@ def encode_text_embeddings(model, embeddings: torch.Tensor, tokens: torch.Tensor
     return x
 
 
+def prompt_texts(class_names: Sequence[str], domain_names: Sequence[str], n_learned: int,
+                 suffix: bool) -> list[str]:
+    """The prompts as text, one placeholder word per learned vector, domain-major."""
+    placeholder = " ".join([PLACEHOLDER] * n_learned)
+    return [f"{placeholder} {c}, a {d} image.." if suffix else f"{placeholder} {c}."
+            for d in domain_names for c in class_names]
+
+
+def overlong_prompts(tokenizer, prompts: Sequence[str], context_length: int) -> list[tuple[str, int]]:
+    """(prompt, tokens it needs) for every prompt that does not fit ``context_length`` tokens
+    with its start- and end-of-text tokens."""
+    needed = [(p, len(tokenizer.encode(p)) + 2) for p in prompts]
+    return [(p, n) for p, n in needed if n > context_length]
+
+
 class DomainPromptLearner(nn.Module):
     """Learnable context for ``len(domains)`` x C prompts; ``forward()`` returns their normalised
     text features, domain-major: rows [d·C, (d+1)·C) belong to ``domains[d]``."""
@@ -61,9 +76,7 @@ class DomainPromptLearner(nn.Module):
         ctx_shape = (self.n_cls, n_ctx, width) if csc else (n_ctx, width)
         self.ctx = nn.Parameter(torch.randn(ctx_shape) * init_std)
         self.domain_vectors = nn.Parameter(torch.randn(self.n_dom, n_dmx, width) * init_std)
-        placeholder = " ".join([PLACEHOLDER] * (n_ctx + n_dmx))
-        prompts = [f"{placeholder} {c}, a {d} image.." if suffix else f"{placeholder} {c}."
-                   for d in domain_names for c in class_names]
+        prompts = prompt_texts(class_names, domain_names, n_ctx + n_dmx, suffix)
         tokens = tokenizer(prompts)
         self._check_fits(tokenizer, prompts, tokens, n_ctx + n_dmx)
         device = model.token_embedding.weight.device
@@ -78,10 +91,9 @@ class DomainPromptLearner(nn.Module):
     def _check_fits(tokenizer, prompts, tokens, n_learned):
         """Every prompt must fit the context untruncated, with one token per placeholder."""
         ctx_len = tokens.shape[1]
-        for prompt in prompts:
-            if len(tokenizer.encode(prompt)) + 2 > ctx_len:  # + start and end of text
-                raise ValueError(f"prompt {prompt!r} needs more than the text encoder's {ctx_len} tokens: "
-                                 f"lower n_ctx/n_dmx or turn the domain suffix off")
+        for prompt, needed in overlong_prompts(tokenizer, prompts, ctx_len):
+            raise ValueError(f"prompt {prompt!r} needs {needed} of the text encoder's {ctx_len} tokens: "
+                             f"lower n_ctx/n_dmx or turn the domain suffix off")
         if not bool((tokens[:, 1:1 + n_learned] == tokens[0, 1]).all()):
             raise ValueError(f"{PLACEHOLDER!r} does not map to one token per learned vector")
 

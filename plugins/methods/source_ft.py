@@ -31,7 +31,9 @@ class SourceFineTune(Method):
     )
     # 32-px toy CLIP: its pretraining lr was 2e-3, so 1e-5 would leave it where it is; a 0.08 crop
     # of a 32-px digit leaves no digit.
-    dataset_overrides = {"digits": {"lr_encoder": 1e-4, "aug_scale_min": 0.5, "batch_size": 64}}
+    # Small images (at most 64 px) and their small backbones: a 32-px image does not survive a 0.08
+    # crop, and a small encoder takes a larger step than ViT-B/16's 1e-5.
+    profiles = {"small-image": {"lr_encoder": 1e-4, "aug_scale_min": 0.5, "batch_size": 64}}
 
     def adapt(self, ctx, backbone, data):
         import torch

@@ -193,6 +193,7 @@ def _registry_record(reg) -> dict:
         "methods": [{"name": n, "label": cls.label(), "setting": str(cls.setting), "fidelity": cls.fidelity,
                      "summary": cls.summary, "seed_independent": cls.seed_independent,
                      "data_parallel": cls.data_parallel, "hparams": params(cls.hparams),
+                     "profiles": {k: dict(o) for k, o in getattr(cls, "profiles", {}).items()},
                      "dataset_overrides": {d: dict(o) for d, o in cls.dataset_overrides.items()},
                      "from": plugin("method", n)} for n, cls in sorted(reg.methods.items())],
         "datasets": [{"name": n, "domains": list(cls.domains),
@@ -211,7 +212,6 @@ def _registry_record(reg) -> dict:
 
 
 def cmd_leaderboard(args) -> int:
-    from ..contract.config import resolve
     from ..contract.registry import get_registry
     from ..tracking.leaderboard import (FAILED_NOTE, build_table, collect, failure_table, records, render,
                                         to_json)
@@ -229,7 +229,8 @@ def cmd_leaderboard(args) -> int:
     defaults = {}  # each installed method's defaults on this dataset: the labels name what differs
     for name, cls in reg.methods.items():
         try:
-            defaults[name] = resolve(name, cls.hparams, dataset_cls.name, cls.dataset_overrides).to_dict()
+            # what a run with no --config and no --set resolves to: the labels' reference
+            defaults[name] = cls.resolve_config(dataset_cls).to_dict()
         except UdabenchError:
             pass  # overrides that do not resolve: labelled as an uninstalled method is
     runs = Tracker(args.tracking_uri).task_runs(dataset_cls.name, status=None)

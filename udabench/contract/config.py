@@ -2,11 +2,14 @@
 
 Layers, later ones win:
 
-1. the method's defaults (the papers' values, METHODS.md);
-2. the method's per-dataset overrides (a 25-epoch schedule made for 224-px
-   ViT-B/16 is not the schedule for 32-px ``digits``);
-3. a YAML file (``--config``), read with ``yaml.safe_load`` only;
-4. ``--set key=value`` pairs.
+1. the method's defaults (the papers' values, ``docs/methods.md``);
+2. the method's profile for the kind of data (``Method.profiles``, chosen by what a dataset
+   declares, not by its name: a 25-epoch schedule made for 224-px ViT-B/16 is not the
+   schedule for 32-px images, whichever dataset holds them; see ``Dataset.hparam_profile``);
+3. the method's per-dataset overrides (``Method.dataset_overrides``: what a paper's official
+   code sets for one benchmark, e.g. DAPL's class-specific context on VisDA);
+4. a YAML file (``--config``), read with ``yaml.safe_load`` only;
+5. ``--set key=value`` pairs.
 
 Every override is validated against the declaration: an unknown key or a value
 of the wrong type is an error that names the key and the allowed ones.
@@ -162,12 +165,15 @@ def load_yaml_overrides(path: str | Path, method: str) -> dict[str, Any]:
 def resolve(method_name: str, hparams: Iterable[HParam], dataset: str | None = None,
             dataset_overrides: Mapping[str, Mapping[str, Any]] | None = None,
             file_overrides: Mapping[str, Any] | None = None,
-            set_overrides: Mapping[str, Any] | None = None) -> Config:
-    """Apply the four layers; validate every key and type; remember where each value came from."""
+            set_overrides: Mapping[str, Any] | None = None, *, profile: str | None = None,
+            profiles: Mapping[str, Mapping[str, Any]] | None = None) -> Config:
+    """Apply the layers; validate every key and type; remember where each value came from
+    (``default``, ``profile:NAME``, ``dataset``, ``config``, ``set``)."""
     decl = {h.name: h for h in hparams}
     values = {name: h.default for name, h in decl.items()}
     sources = {name: "default" for name in decl}
     layers = [
+        (f"{method_name} profile {profile!r}", f"profile:{profile}", (profiles or {}).get(profile or "", {})),
         (f"{method_name} overrides for dataset {dataset!r}", "dataset", (dataset_overrides or {}).get(dataset or "", {})),
         ("--config", "config", file_overrides or {}),
         ("--set", "set", set_overrides or {}),

@@ -21,6 +21,15 @@ class Task:
     target: str
 
 
+#: Kinds of data a method may keep a hyperparameter profile for (``Method.profiles``).
+#: ``small-image``: images of at most ``SMALL_IMAGE_PX`` pixels a side (digits, CIFAR-like), where
+#: a crop of 8% of the image keeps nothing and a 25-epoch schedule made for 224-px photos and
+#: ViT-B/16 is far too long for a small backbone.
+SMALL_IMAGE = "small-image"
+SMALL_IMAGE_PX = 64
+PROFILES = (SMALL_IMAGE,)
+
+
 def default_data_root() -> Path:
     return Path(os.environ.get("UDABENCH_DATA", "~/data")).expanduser()
 
@@ -61,6 +70,18 @@ class Dataset:
     hflip_ok: ClassVar[bool] = True
     #: Where the data comes from, shown when it is missing.
     source_info: ClassVar[str] = ""
+    #: The size of every image as stored, in pixels: an int for square images (32 is 32x32), or a
+    #: ``(width, height)`` tuple (PIL's order). None (the default): sizes vary, as in photo
+    #: benchmarks. The conformance kit checks it; ``hparam_profile`` reads it.
+    image_size: ClassVar[int | tuple[int, int] | None] = None
+    #: The PIL mode of every image as stored ("RGB", "L", "RGBA", ...; an in-memory array is
+    #: "RGB"). None (the default): any mode. Whatever is stored, ``ImageSource.load`` hands
+    #: methods RGB images. Only the conformance kit reads it.
+    image_mode: ClassVar[str | None] = None
+    #: The hyperparameter profile of this dataset's kind of data (one of ``PROFILES``), or None: the
+    #: methods' defaults. Leave it unset to have it follow from ``image_size`` (at most 64 px a side:
+    #: ``small-image``); set it when the images are stored larger than they are meant to be seen.
+    profile: ClassVar[str | None] = None
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root).expanduser() if root else default_data_root()
@@ -107,10 +128,40 @@ class Dataset:
             raise PluginError(f"{where}: prompt_names has {len(cls.prompt_names)} entries for "
                               f"{len(cls.classes)} classes")
         for t in cls.tasks:
-            if t.source not in cls.domains or t.target not in cls.domains:
-                raise PluginError(f"{where}: task {t.name!r} names a domain not in `domains`")
+            for role, domain in (("source", t.source), ("target", t.target)):
+                if domain not in cls.domains:
+                    raise PluginError(f"{where}: task {t.name!r} names the {role} domain {domain!r}, which "
+                                      f"is not in `domains` ({', '.join(map(str, cls.domains))})")
         for tpl in cls.templates:
             if tpl.count("{}") != 1:
                 raise PluginError(f"{where}: template {tpl!r} needs exactly one '{{}}'")
         if cls.headline_metric not in ("top1", "mean_class_acc"):
             raise PluginError(f"{where}: headline_metric must be 'top1' or 'mean_class_acc'")
+        if cls.image_size is not None and cls.declared_image_size() is None:
+            raise PluginError(f"{where}: image_size must be None, a positive int or a (width, height) pair "
+                              f"of positive ints; got {cls.image_size!r}")
+        if cls.profile is not None and cls.profile not in PROFILES:
+            raise PluginError(f"{where}: profile must be None or one of {', '.join(PROFILES)}; got {cls.profile!r}")
+        if cls.image_mode is not None and (not isinstance(cls.image_mode, str) or not cls.image_mode):
+            raise PluginError(f"{where}: image_mode must be None or a PIL mode such as 'RGB'; "
+                              f"got {cls.image_mode!r}")
+
+    @classmethod
+    def hparam_profile(cls) -> str | None:
+        """The profile that selects the methods' hyperparameters for this dataset: ``profile`` when
+        declared, else ``small-image`` when the declared image size is at most 64 px a side."""
+        if cls.profile is not None:
+            return cls.profile
+        size = cls.declared_image_size()
+        return SMALL_IMAGE if size is not None and max(size) <= SMALL_IMAGE_PX else None
+
+    @classmethod
+    def declared_image_size(cls) -> tuple[int, int] | None:
+        """``image_size`` as ``(width, height)``; None when undeclared or malformed."""
+        size = cls.image_size
+        if isinstance(size, int) and not isinstance(size, bool):
+            size = (size, size)
+        if (isinstance(size, (tuple, list)) and len(size) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+            return int(size[0]), int(size[1])
+        return None

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
 
-from .config import Config, HParam, check_declarations
+from .config import Config, HParam, check_declarations, resolve
+from .dataset import PROFILES
 from .errors import PluginError
 from .settings import Setting
 
@@ -55,10 +56,14 @@ class Method:
     setting: ClassVar[Setting]
     #: One line for ``udabench list``.
     summary: ClassVar[str] = ""
-    #: "exact", "standard", "code-faithful" or "reconstruction" (METHODS.md): shown in tables.
+    #: "exact", "standard", "code-faithful" or "reconstruction" (``docs/methods.md``): shown in tables.
     fidelity: ClassVar[str] = "standard"
     hparams: ClassVar[tuple[HParam, ...]] = ()
-    #: dataset name -> {hyperparameter: value}, applied over the defaults for that dataset.
+    #: profile name -> {hyperparameter: value}, applied over the defaults for every dataset of that
+    #: kind, whatever its name (``PROFILES``; e.g. ``"small-image"``: images of at most 64 px).
+    profiles: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    #: dataset name -> {hyperparameter: value}, applied over the profile for that dataset only: for
+    #: what a paper's official code sets for one benchmark, not for a kind of data (use a profile).
     dataset_overrides: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     #: True when the result does not depend on the seed (one seed is run by default).
     seed_independent: ClassVar[bool] = False
@@ -75,6 +80,23 @@ class Method:
         raise NotImplementedError
 
     @classmethod
+    def resolve_config(cls, dataset_cls: type | None = None, file_overrides: Mapping[str, Any] | None = None,
+                       set_overrides: Mapping[str, Any] | None = None) -> Config:
+        """This method's hyperparameters for a dataset (a ``Dataset`` class, or None for the bare
+        defaults): defaults, the profile the dataset's kind selects, the dataset's overrides, then a
+        ``--config`` file's and ``--set`` values. The one place every caller resolves them."""
+        profile = dataset_cls.hparam_profile() if dataset_cls is not None else None
+        return resolve(cls.name, cls.hparams, dataset_cls.name if dataset_cls is not None else None,
+                       cls.dataset_overrides, file_overrides, set_overrides, profile=profile,
+                       profiles=cls.profiles)
+
+    def check_backbone(self, backbone: "ClipBackbone", dataset: "Dataset") -> None:
+        """Refuse, once the backbone is loaded and before any data is read, a backbone this
+        configuration cannot run on with this dataset (raise ``ConfigError`` naming the
+        hyperparameters and the limit), e.g. prompt vectors that do not fit the text encoder's
+        context. The default accepts every backbone."""
+
+    @classmethod
     def label(cls) -> str:
         return f"{cls.name} (reconstruction)" if cls.fidelity == "reconstruction" else cls.name
 
@@ -87,6 +109,12 @@ class Method:
                               f"got {getattr(cls, 'setting', None)!r}") from None
         check_declarations(cls.hparams, where)
         names = {h.name for h in cls.hparams}
+        for profile, overrides in cls.profiles.items():
+            if profile not in PROFILES:
+                raise PluginError(f"{where}: profiles[{profile!r}] is not a known profile ({', '.join(PROFILES)})")
+            for key in overrides:
+                if key not in names:
+                    raise PluginError(f"{where}: profiles[{profile!r}] sets undeclared {key!r}")
         for ds, overrides in cls.dataset_overrides.items():
             for key in overrides:
                 if key not in names:

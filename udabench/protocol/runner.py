@@ -15,9 +15,9 @@ from typing import Any, Callable
 import numpy as np
 
 from ..contract.version import __version__
-from ..contract.config import Config, load_yaml_overrides, resolve
+from ..contract.config import Config, load_yaml_overrides
 from .context import RunContext
-from ..contract.dataset import Dataset, Task, cache_root
+from ..contract.dataset import SMALL_IMAGE, SMALL_IMAGE_PX, Dataset, Task, cache_root
 from .distributed import DistributedInfo, RankMeanMetrics
 from ..contract.errors import ConfigError, PluginError, UdabenchError
 from ..model.fast_paths import configure_backends, prepare_model, wants_channels_last
@@ -85,10 +85,10 @@ def git_commit() -> str:
         return "unknown"
 
 
-def resolve_config(req: RunRequest, method_cls, dataset_name: str) -> Config:
+def resolve_config(req: RunRequest, method_cls, dataset_cls) -> Config:
+    """The request's hyperparameters for a method on a dataset (``Method.resolve_config``)."""
     file_overrides = load_yaml_overrides(req.config_file, method_cls.name) if req.config_file else None
-    return resolve(method_cls.name, method_cls.hparams, dataset_name, method_cls.dataset_overrides,
-                   file_overrides, req.set_pairs)
+    return method_cls.resolve_config(dataset_cls, file_overrides, req.set_pairs)
 
 
 def execute(req: RunRequest, echo: Callable[[str], None] = print) -> list[TaskRecord]:
@@ -114,7 +114,7 @@ def _execute(req: RunRequest, echo: Callable[[str], None], dist: DistributedInfo
     dataset_cls = reg.dataset(req.dataset)
     tasks = dataset_cls.resolve_tasks(req.tasks)
     seeds = list(req.seeds) if req.seeds else ([0] if method_cls.seed_independent else list(DEFAULT_SEEDS))
-    config = resolve_config(req, method_cls, dataset_cls.name)
+    config = resolve_config(req, method_cls, dataset_cls)
     dataset: Dataset = dataset_cls(opts.root)
     spec = req.backbone or dataset_cls.default_backbone
     echo(f"udabench: {method_cls.label()} on {dataset_cls.name}, {len(tasks)} task(s) x {len(seeds)} seed(s), "
@@ -123,6 +123,8 @@ def _execute(req: RunRequest, echo: Callable[[str], None], dist: DistributedInfo
         echo(f"  note: {method_cls.name} does not train data-parallel: each process adapts on all the data; "
              f"only evaluation is split")
     backbone = load_backbone(spec, device=device)
+    method_cls(config).check_backbone(backbone, dataset)  # e.g. prompts that cannot fit: refused now
+    _warn_undeclared_small_images(method_cls, dataset, tasks[0], echo)
     if opts.cache:
         backbone.feature_cache = FeatureCache(cache_root() / "features")
     configure_backends(device)
@@ -168,6 +170,24 @@ def _execute(req: RunRequest, echo: Callable[[str], None], dist: DistributedInfo
             raise RunsFailedError(f"{len(failures)} of {len(tasks) * len(seeds)} runs failed (marked FAILED in "
                                   f"MLflow with their error):\n  " + "\n  ".join(failures))
     return records
+
+
+def _warn_undeclared_small_images(method_cls, dataset: Dataset, task: Task, echo: Callable[[str], None]) -> None:
+    """Profiles follow what a dataset declares (``image_size``), so that a configuration is known
+    before any data is read. A dataset that declares no size but holds small images gets the
+    methods' defaults: say so, with the fix, when one of its images shows it."""
+    if dataset.hparam_profile() is not None or SMALL_IMAGE not in method_cls.profiles:
+        return
+    try:
+        width, height = dataset.load(task.target, dataset.eval_split).source.load(0).size
+    except Exception:  # noqa: BLE001 - missing data is reported where the run reads it
+        return
+    if max(width, height) <= SMALL_IMAGE_PX:
+        values = ", ".join(f"{k}={v}" for k, v in method_cls.profiles[SMALL_IMAGE].items())
+        echo(f"  warning: {dataset.name} declares no image_size, and its images are {width}x{height} px: "
+             f"{method_cls.name}'s small-image profile ({values}) does not apply. Declare "
+             f"`image_size = {width if width == height else (width, height)}` in the dataset plugin, "
+             f"or pass those values with --set.")
 
 
 class RunsFailedError(UdabenchError):

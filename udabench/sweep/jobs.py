@@ -229,7 +229,7 @@ def run_job(job: Job) -> JobOutcome:
                      options=job.run_options.replace(progress=False), extra_tags={SWEEP_TAG: job.sweep})
     try:
         reg = get_registry()
-        digest = resolve_config(req, reg.method(job.method), reg.dataset(job.dataset).name).digest()
+        digest = resolve_config(req, reg.method(job.method), reg.dataset(job.dataset)).digest()
         if digest != job.config_hash:
             raise SweepError(f"{job.describe()}: this worker resolves the configuration to hash {digest}, "
                              f"the sweep to {job.config_hash}: run the sweep and its workers with the same "

@@ -4,21 +4,28 @@ Rows are the sweep's (method, grid point, backbone) groups and cells its finishe
 mean ± std over seeds; every row also counts its finished, failed and missing jobs, so a
 group whose jobs all failed is a row of zeros and dashes, not an absent row. A job counts as
 finished when any run with its key finished, whichever sweep ran it.
+
+Formats: the text tables of ``udabench leaderboard``; ``csv``, one table for every dataset of the
+sweep with ``<task> mean``, ``<task> std`` and ``<task> n`` columns; ``json``, a list of one
+object per row with numeric fields and the failed jobs' errors by reason. With csv and json the
+summary line goes to stderr, so that stdout parses.
 """
 
 from __future__ import annotations
 
 import sys
+from collections import Counter
+from typing import Any
 
 import numpy as np
 
-from ..tracking.leaderboard import _cell, render
+from ..tracking.leaderboard import first_line, num, render, stat_columns, stats_cell, task_stats, to_json
 from .jobs import FAILED, FINISHED, MISSING, Job, JobState, job_states
 
 
 def sweep_leaderboard(name: str, tracking_uri: str | None, metric: str | None, fmt: str) -> int:
-    from .record import load_sweep_jobs
     from ..tracking.tracker import tracking_uri as resolve_uri
+    from .record import load_sweep_jobs
 
     uri = resolve_uri(tracking_uri)
     jobs = load_sweep_jobs(name, uri)
@@ -26,45 +33,92 @@ def sweep_leaderboard(name: str, tracking_uri: str | None, metric: str | None, f
     counts = {s: sum(states[j.key].status == s for j in jobs) for s in (FINISHED, FAILED, MISSING)}
     summary = (f"sweep {name}: {len(jobs)} jobs, {counts[FINISHED]} finished, {counts[FAILED]} failed, "
                f"{counts[MISSING]} missing")
-    print(summary, file=sys.stderr if fmt == "csv" else sys.stdout)
-    for dataset in dict.fromkeys(j.dataset for j in jobs):
+    machine = fmt in ("csv", "json")
+    print(summary, file=sys.stderr if machine else sys.stdout)
+    datasets = list(dict.fromkeys(j.dataset for j in jobs))
+    if machine:
+        recs = [r for dataset in datasets
+                for r in sweep_records([j for j in jobs if j.dataset == dataset], states,
+                                       metric or _headline_metric(dataset), sweep=name)]
+        if fmt == "json":
+            print(to_json(recs))
+        else:
+            print(render(*sweep_csv(recs), "csv"), end="")
+        return 0
+    for dataset in datasets:
         ds_jobs = [j for j in jobs if j.dataset == dataset]
         ds_metric = metric or _headline_metric(dataset)
-        header, rows = sweep_table(ds_jobs, states, ds_metric, csv=fmt == "csv")
-        if fmt != "csv":
-            print(f"\n{dataset}: {ds_metric} (%), mean ± std over seeds; * = a task without a finished job")
+        header, rows = sweep_table(ds_jobs, states, ds_metric)
+        print(f"\n{dataset}: {ds_metric} (%), mean ± std over seeds; * = a task without a finished job")
         print(render(header, rows, fmt))
     unfinished = [j for j in jobs if states[j.key].status != FINISHED]
-    if unfinished and fmt != "csv":
+    if unfinished:
         print(f"\nNot finished ({len(unfinished)}; `udabench sweep` on the same file runs the missing ones, "
               f"with --rerun-failed the failed ones too):")
         print(job_table(unfinished, states))
     return 0
 
 
-def sweep_table(jobs: list[Job], states: dict[str, JobState], metric: str,
-                csv: bool = False) -> tuple[list[str], list[list[str]]]:
-    """Header and rows for one dataset's jobs of a sweep."""
+def sweep_records(jobs: list[Job], states: dict[str, JobState], metric: str,
+                  sweep: str = "") -> list[dict[str, Any]]:
+    """One record per row of one dataset's jobs of a sweep, with numbers as numbers."""
     tasks = list(dict.fromkeys(j.task for j in jobs))
     groups: dict[tuple, list[Job]] = {}
     for job in jobs:
         groups.setdefault((job.method, job.label, job.backbone, job.config_hash), []).append(job)
     labels = [key[1] for key in groups]
-    header = ["method", "backbone", *tasks, "avg", "seeds", "finished", "failed", "missing"]
-    rows = []
+    out = []
     for (method, label, backbone, config_hash), members in groups.items():
         shown = _method_label(method, label) + (f" [cfg {config_hash[:6]}]" if labels.count(label) > 1 else "")
         per_task = {t: [states[j.key].metrics[metric] for j in members
                         if j.task == t and states[j.key].status == FINISHED and metric in states[j.key].metrics]
                     for t in tasks}
         means = [float(np.mean(v)) for v in per_task.values() if v]
-        complete = len(means) == len(tasks)
-        avg = (f"{np.mean(means):.1f}" if means else "") + ("" if complete else "*")
-        seeds = sorted({len(v) for v in per_task.values() if v})
-        rows.append([shown, backbone, *[_cell(per_task[t], csv) for t in tasks], avg,
-                     "/".join(map(str, seeds)),
-                     *[str(sum(states[j.key].status == s for j in members)) for s in (FINISHED, FAILED, MISSING)]])
+        reasons = Counter(first_line(states[j.key].error) or "FAILED, no error recorded"
+                          for j in members if states[j.key].status == FAILED)
+        out.append({
+            "sweep": sweep, "dataset": members[0].dataset, "metric": metric, "method": method, "label": shown,
+            "backbone": backbone, "config": config_hash, "grid": dict(members[0].grid_point),
+            "tasks": {t: task_stats(per_task[t]) for t in tasks},
+            "avg": float(np.mean(means)) if means else None, "complete": len(means) == len(tasks),
+            **{s: sum(states[j.key].status == s for j in members) for s in (FINISHED, FAILED, MISSING)},
+            "failures": [{"reason": r, "runs": n} for r, n in reasons.most_common()],
+        })
+    return out
+
+
+def sweep_table(jobs: list[Job], states: dict[str, JobState], metric: str) -> tuple[list[str], list[list[str]]]:
+    """Header and text rows for one dataset's jobs of a sweep."""
+    recs = sweep_records(jobs, states, metric)
+    tasks = list(dict.fromkeys(j.task for j in jobs))
+    header = ["method", "backbone", *tasks, "avg", "seeds", "finished", "failed", "missing"]
+    rows = []
+    for r in recs:
+        avg = (f"{r['avg']:.1f}" if r["avg"] is not None else "") + ("" if r["complete"] else "*")
+        rows.append([r["label"], r["backbone"], *[stats_cell(r["tasks"][t]) for t in tasks], avg, _seeds(r),
+                     *[str(r[s]) for s in (FINISHED, FAILED, MISSING)]])
     return header, rows
+
+
+def sweep_csv(recs: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """One CSV table for every dataset of a sweep: the union of their tasks as column triples."""
+    tasks = list(dict.fromkeys(t for r in recs for t in r["tasks"]))
+    header = ["sweep", "dataset", "method", "label", "backbone", "config", *stat_columns(tasks),
+              "avg", "complete", "seeds", FINISHED, FAILED, MISSING]
+    rows = []
+    for r in recs:
+        cells = []
+        for t in tasks:
+            s = r["tasks"].get(t)
+            cells += [num(s["mean"]), num(s["std"]), str(s["n"])] if s else ["", "", ""]
+        rows.append([r["sweep"], r["dataset"], r["method"], r["label"], r["backbone"], r["config"], *cells,
+                     num(r["avg"]), str(r["complete"]).lower(), _seeds(r),
+                     *[str(r[s]) for s in (FINISHED, FAILED, MISSING)]])
+    return header, rows
+
+
+def _seeds(record: dict[str, Any]) -> str:
+    return "/".join(map(str, sorted({s["n"] for s in record["tasks"].values() if s["n"]})))
 
 
 def _method_label(method: str, label: str) -> str:

@@ -188,7 +188,7 @@ def expand(spec: SweepSpec, tracking_uri: str | None = None, root: str | None = 
                     req = RunRequest(method=method_cls.name, dataset=dataset_cls.name, config_file=spec.config,
                                      set_pairs=pairs)
                     try:
-                        digest = resolve_config(req, method_cls, dataset_cls.name).digest()
+                        digest = resolve_config(req, method_cls, dataset_cls).digest()
                     except ConfigError as exc:
                         raise SweepError(f"sweep {spec.name}: method {method_cls.name}: {exc}") from None
                     for task in tasks:

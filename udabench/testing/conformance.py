@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..contract.errors import PluginError
+from ..contract.errors import DataError, PluginError
 from ..protocol.measure import ThroughputMeter
 
 
@@ -84,7 +84,6 @@ def check_method(method_cls, backbone: Any = "toyclip", dataset: str = "digits",
 
     Returns the metrics of the first run.
     """
-    from ..contract.config import resolve
     from ..protocol.context import RunContext
     from ..contract.validation import validate_plugin_class
     from ..protocol.task import build_adapt_data, evaluate
@@ -94,14 +93,16 @@ def check_method(method_cls, backbone: Any = "toyclip", dataset: str = "digits",
     plugin = f"method {getattr(method_cls, 'name', method_cls)!r}"
     try:
         validate_plugin_class("method", method_cls, plugin="(under test)")
-        cfg = resolve(method_cls.name, method_cls.hparams, dataset, method_cls.dataset_overrides,
-                      set_overrides=overrides)
+    except PluginError as exc:
+        raise ConformanceError(plugin, "declaration", str(exc)) from None
+    dataset_cls = get_registry().dataset(dataset)
+    try:
+        cfg = method_cls.resolve_config(dataset_cls, set_overrides=overrides)
     except PluginError as exc:
         raise ConformanceError(plugin, "declaration", str(exc)) from None
     except Exception as exc:
         raise ConformanceError(plugin, "hyperparameters", str(exc)) from None
     bb = load_backbone(backbone) if isinstance(backbone, str) else backbone
-    dataset_cls = get_registry().dataset(dataset)
     small = _small(dataset_cls, images_per_class)()
     the_task = dataset_cls.task(task) if task else dataset_cls.tasks[0]
 
@@ -174,9 +175,26 @@ class _InterruptingMeter(ThroughputMeter):
 
 
 def check_dataset(dataset_cls, root=None, images: int = 4) -> None:
-    """Load every split every standard task needs from ``root`` and check what comes back:
-    an ImageList of the declared classes, non-empty, labels in range, the first ``images``
-    images readable as RGB."""
+    """Check a dataset plugin on the data under ``root`` (default: the plugin's default root).
+
+    Quick by design: it opens ``images`` images per (domain, split), not every image.
+
+    * the declaration keeps the contract (what registration checks: tasks name declared
+      domains, templates, ``image_size``/``image_mode`` well formed, ...);
+    * class names, and the prompt names, are unique and printable: not empty, no control or
+      other non-printable character, no leading or trailing whitespace;
+    * every (domain, split) the standard tasks need loads (a ``DataError`` is a failure) as an
+      ImageList of the declared classes, non-empty, with images of every class;
+    * ``images`` images of each, spread over the split (the first one included), decode, come
+      out of ``ImageSource.load`` as RGB, and have the declared ``image_size`` and
+      ``image_mode`` when the plugin declares them;
+    * a second ``load`` of each (from a new instance) gives the same labels in the same order
+      and the same images (the same file paths; for in-memory images, the same pixels of the
+      sampled ones).
+
+    A failure raises :class:`ConformanceError` naming the dataset, the rule and the domain,
+    split, class or image.
+    """
     from ..contract.validation import validate_plugin_class
     from ..data.images import ImageList
 
@@ -185,12 +203,18 @@ def check_dataset(dataset_cls, root=None, images: int = 4) -> None:
         validate_plugin_class("dataset", dataset_cls, plugin="(under test)")
     except PluginError as exc:
         raise ConformanceError(plugin, "declaration", str(exc)) from None
+    problems = _name_problems("class", dataset_cls.classes)
+    if dataset_cls.prompt_names is not None:
+        problems += _name_problems("prompt name", dataset_cls.prompt_names)
+    if problems:
+        raise ConformanceError(plugin, "class names", "; ".join(problems))
+    size, mode = dataset_cls.declared_image_size(), dataset_cls.image_mode
     ds = dataset_cls(root)
     needed = {(t.source, ds.train_split) for t in ds.tasks}
     needed |= {(t.target, s) for t in ds.tasks for s in (ds.adapt_split, ds.eval_split)}
     for domain, split in sorted(needed):
         where = f"load({domain!r}, {split!r})"
-        got = ds.load(domain, split)
+        got = _load(ds, domain, split, plugin, where)
         if not isinstance(got, ImageList):
             raise ConformanceError(plugin, "load returns an ImageList", f"{where} returned {type(got).__name__}")
         if got.num_classes != len(ds.classes):
@@ -198,10 +222,110 @@ def check_dataset(dataset_cls, root=None, images: int = 4) -> None:
                                                       f"the plugin declares {len(ds.classes)}")
         if len(got) == 0:
             raise ConformanceError(plugin, "non-empty splits", f"{where} is empty")
-        for i in range(min(images, len(got))):
-            img = got.source.load(i)
-            if img.mode != "RGB":
-                raise ConformanceError(plugin, "RGB images", f"{where} image {i} is {img.mode}")
+        absent = np.flatnonzero(np.bincount(got.labels, minlength=got.num_classes) == 0)
+        if absent.size:
+            named = ", ".join(f"{ds.classes[c]!r} (label {c})" for c in absent[:10])
+            more = f" and {absent.size - 10} more" if absent.size > 10 else ""
+            raise ConformanceError(plugin, "every class in every split",
+                                   f"{where}: domain {domain!r}, split {split!r} has no image of class "
+                                   f"{named}{more} (a class folder missing in this domain?)")
+        sample = _spread(len(got), images)
+        for i in sample:
+            _check_image(got, i, f"{where} image {i}", plugin, dataset_cls, size, mode)
+        again = _load(dataset_cls(root), domain, split, plugin, where)
+        _check_same_order(got, again, sample, where, plugin, ds.classes)
+
+
+def _name_problems(kind: str, names) -> list[str]:
+    """What is wrong with a list of class (or prompt) names: empty, non-printable, padded, repeated."""
+    problems, first = [], {}
+    for i, name in enumerate(names):
+        if not isinstance(name, str):
+            problems.append(f"{kind} {i} is {name!r}, not a str")
+            continue
+        if not name.strip():
+            problems.append(f"{kind} {i} is empty ({name!r})")
+        elif name != name.strip():
+            problems.append(f"{kind} {i} ({name!r}) has leading or trailing whitespace")
+        elif not name.isprintable():
+            bad = next(c for c in name if not c.isprintable())
+            problems.append(f"{kind} {i} ({name!r}) holds the non-printable character U+{ord(bad):04X}")
+        if first.setdefault(name, i) != i:
+            problems.append(f"{kind} {i} ({name!r}) repeats {kind} {first[name]}")
+    return problems
+
+
+def _load(ds, domain: str, split: str, plugin: str, where: str):
+    try:
+        return ds.load(domain, split)
+    except DataError as exc:
+        raise ConformanceError(plugin, "loads every split its tasks need",
+                               f"{where} (domain {domain!r}, split {split!r}) raised DataError: {exc}") from exc
+
+
+def _spread(n: int, k: int) -> list[int]:
+    """Up to ``k`` indices spread evenly over ``range(n)``, the first and the last included."""
+    if n <= 0 or k <= 0:
+        return []
+    return sorted({int(i) for i in np.linspace(0, n - 1, min(k, n)).round()})
+
+
+def _check_image(got, i: int, what: str, plugin: str, dataset_cls, size, mode) -> None:
+    """Image ``i`` decodes, is handed out as RGB, and has the declared size and stored mode."""
+    from PIL import Image
+
+    paths = got.source.paths
+    if paths is not None:
+        what = f"{what} ({paths[i]})"
+    try:
+        img = got.source.load(i)
+    except DataError as exc:
+        raise ConformanceError(plugin, "images decode", f"{what}: {exc}") from None
+    if img.mode != "RGB":
+        raise ConformanceError(plugin, "RGB images", f"{what} is {img.mode}")
+    if size is not None and img.size != size:
+        raise ConformanceError(plugin, "declared image size",
+                               f"{what} is {img.size[0]}x{img.size[1]} pixels (width x height); the plugin "
+                               f"declares image_size = {dataset_cls.image_size!r} ({size[0]}x{size[1]})")
+    if mode is not None:
+        stored = img.mode  # an in-memory array: what it holds
+        if paths is not None:
+            with Image.open(paths[i]) as raw:
+                stored = raw.mode
+        if stored != mode:
+            raise ConformanceError(plugin, "declared image mode",
+                                   f"{what} is stored as {stored}; the plugin declares image_mode = {mode!r}")
+
+
+def _check_same_order(first, again, sample: list[int], where: str, plugin: str, classes) -> None:
+    """A second load gives the same labels, in the same order, of the same images."""
+    from ..data.images import ImageList
+
+    rule = "same order on every load"
+    fix = "Sort what you list (os.listdir, glob and set order are not fixed) and seed any shuffle."
+    second = f"a second {where}, from a new instance,"
+    if not isinstance(again, ImageList) or len(again) != len(first):
+        raise ConformanceError(plugin, rule, f"{second} gave {len(again)} images, the first one {len(first)}")
+    differ = np.flatnonzero(first.labels != again.labels)
+    if differ.size:
+        j = int(differ[0])
+        a, b = int(first.labels[j]), int(again.labels[j])
+        raise ConformanceError(plugin, rule, f"{second} gave other labels: image {j} is {classes[a]!r} "
+                                             f"(label {a}), then {classes[b]!r} (label {b}); {differ.size} "
+                                             f"of {len(first)} labels differ. {fix}")
+    p1, p2 = first.source.paths, again.source.paths
+    if (p1 is None) != (p2 is None):
+        raise ConformanceError(plugin, rule, f"{second} gave {'files' if p2 is not None else 'in-memory images'}, "
+                                             f"the first one {'files' if p1 is not None else 'in-memory images'}")
+    if p1 is not None:
+        if p1 != p2:
+            j = next(k for k, (x, y) in enumerate(zip(p1, p2)) if x != y)
+            raise ConformanceError(plugin, rule, f"{second} gave other files: image {j} is {p1[j]}, "
+                                                 f"then {p2[j]}. {fix}")
+        return
+    for i in sample:
+        if np.asarray(first.source.load(i)).tobytes() != np.asarray(again.source.load(i)).tobytes():
+            raise ConformanceError(plugin, rule, f"{second} gave other pixels for image {i}. {fix}")
 
 
 def check_backbone(backbone_cls, spec: str | None = None) -> None:

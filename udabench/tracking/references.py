@@ -1,7 +1,7 @@
 """Published numbers shown beside ours in the leaderboard, labelled with backbone and source.
 
-From shared/METHODS.md §5.5-5.6 (the DAPL README tables, exact) and the DAMPL
-abstract (§5.1, averages only, backbone not stated). Keys are udabench task
+From the DAPL README tables (LeapLabTHU/DAPrompt, exact; docs/methods.md, published numbers) and the DAMPL
+abstract (averages only, backbone not stated). Keys are udabench task
 names; "avg" is the paper's own average.
 """
 
