@@ -24,6 +24,8 @@ def _other_values() -> dict:
             out[f.name] = next(c for c in choices if c != default)
         elif isinstance(default, int):
             out[f.name] = default + 3
+        elif f.metadata["type"] is int:
+            out[f.name] = 3
         elif f.name == "device":
             out[f.name] = "cpu"
         else:
@@ -120,3 +122,24 @@ def test_a_sweep_skips_what_a_plain_run_finished(tmp_path, mlflow_uri, backbone_
     from mlflow.tracking import MlflowClient
 
     assert MlflowClient(mlflow_uri).get_run(record.run_id).data.tags[RUN_KEY_TAG] == job.key
+
+
+def test_a_run_uses_the_threads_it_was_given(monkeypatch):
+    import torch
+    from threadpoolctl import threadpool_info
+
+    from udabench.protocol.options import cores_available
+    from udabench.protocol.runner import use_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert RunOptions().resolved_threads() == cores_available()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert RunOptions().resolved_threads() == 1
+    assert RunOptions(threads=2).resolved_threads() == 2
+    before = torch.get_num_threads()
+    try:
+        use_threads(1)
+        assert torch.get_num_threads() == 1
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+    finally:
+        use_threads(before)

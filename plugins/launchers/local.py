@@ -3,7 +3,9 @@
 Each worker is a fresh (spawned) Python process that takes jobs from a queue until none is
 left, so torch and the plugins are imported once per worker, not once per job. A worker sees
 one GPU through ``CUDA_VISIBLE_DEVICES`` (round-robin when there are more workers than GPUs),
-and without GPUs gets ``OMP_NUM_THREADS`` = cores / workers unless that is set already.
+and without GPUs its share of the cores this process was given: each job runs with
+``threads`` = cores / workers (``$OMP_NUM_THREADS`` counts as the cores when set), unless
+the sweep file's ``run: {threads: N}`` says otherwise.
 
 A worker that dies (killed, out of memory) loses only the job it was running: that job is
 reported failed, the other workers go on. Ctrl-C or SIGTERM ends every worker's run as KILLED.
@@ -11,10 +13,11 @@ reported failed, the other workers go on. Ctrl-C or SIGTERM ends every worker's 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
 
-from udabench import HParam, Launcher, LauncherError, hookimpl
+from udabench import HParam, Launcher, LauncherError, RunOptions, hookimpl
 
 POLL_S = 1.0
 
@@ -35,10 +38,12 @@ class LocalLauncher(Launcher):
         if n < 1:
             raise LauncherError(f"the local launcher needs workers >= 1, got {n}")
         n = min(n, len(jobs))
-        threads = None if gpus or "OMP_NUM_THREADS" in os.environ else max(1, (os.cpu_count() or 1) // n)
+        # The cores this process was given, shared among the workers (a job's own threads option wins).
+        threads = None if gpus else max(1, RunOptions().resolved_threads() // n)
+        jobs = [job if threads is None or job.options.get("threads") is not None
+                else dataclasses.replace(job, options={**job.options, "threads": threads}) for job in jobs]
         echo(f"local launcher: {n} worker process(es)"
-             + (f" on GPU(s) {', '.join(gpus)}" if gpus else f", CPU, {threads or os.environ['OMP_NUM_THREADS']} "
-                                                              f"thread(s) each"))
+             + (f" on GPU(s) {', '.join(gpus)}" if gpus else f", CPU, {threads} thread(s) each"))
         ctx = mp.get_context("spawn")  # a fork of a process that holds torch or MLflow threads is unsafe
         todo, done = ctx.Queue(), ctx.Queue()
         for i, job in enumerate(jobs):

@@ -16,6 +16,7 @@ Adding an option is one field here plus its use.
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Mapping
 
@@ -46,6 +47,8 @@ class RunOptions:
     batch_size: int = option(256, "batch size of evaluation and feature extraction (training batch sizes are "
                                   "hyperparameters: --set batch_size=...)", minimum=1)
     workers: int = option(0, "DataLoader worker processes (default 0)", minimum=0)
+    threads: int | None = option(None, "CPU threads of the run (torch and BLAS; default: $OMP_NUM_THREADS, else the "
+                                       "cores this process may use)", minimum=1, type=int)
     root: str | None = option(None, "data root (default: $UDABENCH_DATA or ~/data)", type=str)
     tracking_uri: str | None = option(None, "MLflow tracking URI (default: $MLFLOW_TRACKING_URI or "
                                             "sqlite:///mlflow.db)", type=str)
@@ -64,7 +67,7 @@ class RunOptions:
         for f in fields(self):
             value = _declaration(f).coerce(getattr(self, f.name), "run option")
             minimum = f.metadata["minimum"]
-            if minimum is not None and value < minimum:
+            if minimum is not None and value is not None and value < minimum:
                 raise ConfigError(f"run option {f.name} ({_flag(f)}) must be at least {minimum}, got {value}")
             setattr(self, f.name, value)
 
@@ -87,6 +90,14 @@ class RunOptions:
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
 
+    def resolved_threads(self) -> int:
+        """``threads``, or the default: ``$OMP_NUM_THREADS`` when set, else the cores this process
+        may run on (its CPU affinity, which a container or ``taskset`` narrows)."""
+        if self.threads is not None:
+            return self.threads
+        env = os.environ.get("OMP_NUM_THREADS", "")
+        return int(env) if env.isdigit() and int(env) > 0 else cores_available()
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -96,6 +107,14 @@ class RunOptions:
     def keyed(self) -> list[Any]:
         """The values of the options that change a run's numbers, in declaration order."""
         return [getattr(self, f.name) for f in fields(self) if f.metadata["keyed"]]
+
+
+def cores_available() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _declaration(f) -> HParam:

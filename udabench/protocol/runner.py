@@ -107,8 +107,20 @@ def _silent(line: str) -> None:
     pass
 
 
+def use_threads(n: int) -> None:
+    """Let torch and the BLAS libraries (numpy, scikit-learn) use ``n`` threads: no more threads
+    than the cores a run was given, so that runs side by side do not slow each other down."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(n)
+    threadpool_limits(limits=n)
+
+
 def _execute(req: RunRequest, echo: Callable[[str], None], dist: DistributedInfo, device: str) -> list[TaskRecord]:
     opts = req.options
+    threads = opts.resolved_threads()
+    use_threads(threads)
     reg = get_registry()
     method_cls = reg.method(req.method)
     dataset_cls = reg.dataset(req.dataset)
@@ -138,7 +150,7 @@ def _execute(req: RunRequest, echo: Callable[[str], None], dist: DistributedInfo
         "udabench.version": __version__, "udabench.git_commit": git_commit(),
         "udabench.config_hash": config.digest(), "udabench.precision": opts.precision, **req.extra_tags,
         "udabench.compile": str(opts.compile), "udabench.channels_last": str(channels_last),
-        "udabench.feature_cache": str(opts.cache),
+        "udabench.feature_cache": str(opts.cache), "udabench.threads": str(threads),
     }
     parent_name = f"{method_cls.name} · {dataset_cls.name} · {spec}"
     records: list[TaskRecord] = []
