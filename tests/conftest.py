@@ -98,6 +98,31 @@ def mlflow_server(tmp_path_factory, _mlflow_template):
         log.close()
 
 
+def first_per_class(images, per_class: int):
+    """The first ``per_class`` images of each class of an ImageList, in their order."""
+    import numpy as np
+
+    keep = [np.flatnonzero(images.labels == c)[:per_class] for c in range(images.num_classes)]
+    return images.subset(np.sort(np.concatenate(keep)))
+
+
+@pytest.fixture
+def small_digits(monkeypatch):
+    """``small_digits(n)``: every digits split cut to its first ``n`` images per class, for this test
+    (also through ``udabench run`` and ``execute``, which look the class up in the registry).
+    For tests whose assertions hold on any slice: a full split costs seconds per run and method."""
+    from udabench_plugins.datasets.digits import Digits
+
+    full = Digits.load
+
+    def shrink(per_class: int):
+        monkeypatch.setattr(Digits, "load", lambda self, domain, split: first_per_class(
+            full(self, domain, split), per_class))
+        return Digits
+
+    return shrink
+
+
 @pytest.fixture(scope="session")
 def toy_backbone():
     """The shipped toyclip backbone, loaded once (tests take fresh copies)."""

@@ -5,6 +5,7 @@ use the conformance kit)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,8 @@ def test_the_installed_example_is_listed_with_its_origin(installed):
     assert "udabench-entropy-min 0.1.0" in lines["shapes-mini"]
 
 
-def test_the_installed_example_runs_through_the_cli(installed, tmp_path):
+def test_the_installed_example_runs_through_the_cli(installed, tmp_path, _mlflow_template):
+    shutil.copy(_mlflow_template, tmp_path / "m.db")  # migrated once per session, not once per store
     out = subprocess.run([sys.executable, "-m", "udabench", "run", "--method", "entropy-min", "--dataset",
                           "digits", "--task", "printed2handwritten", "--seeds", "0", "--no-progress",
                           "--tracking-uri", f"sqlite:///{tmp_path}/m.db"], env=installed, capture_output=True,

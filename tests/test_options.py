@@ -22,6 +22,8 @@ def _other_values() -> dict:
             out[f.name] = not default
         elif choices:
             out[f.name] = next(c for c in choices if c != default)
+        elif isinstance(default, float):
+            out[f.name] = default + 0.25
         elif isinstance(default, int):
             out[f.name] = default + 3
         elif f.metadata["type"] is int:
@@ -67,7 +69,10 @@ def test_the_run_key_changes_with_the_options_that_change_numbers_only(tmp_path)
     base.write_text("methods: [zeroshot]\ndatasets: [digits]\ntasks: [printed2sevenseg]\n")
     (plain,) = expand(load_sweep(base), f"sqlite:///{tmp_path / 's.db'}")
     keyed = {f.name for f in fields(RunOptions) if f.metadata["keyed"]}
-    assert keyed == {"precision", "skip_bad_images"}
+    assert keyed == {"precision", "skip_bad_images", "source_holdout"}
+    # An option keyed "when set" leaves the keys of runs that do not use it as they were.
+    assert RunOptions().keyed() == ["fp32", False]
+    assert RunOptions(source_holdout=0.2).keyed() == ["fp32", False, {"source_holdout": 0.2}]
     for name, value in _other_values().items():
         other = tmp_path / f"{name}.yaml"
         rendered = str(value).lower() if isinstance(value, bool) else value

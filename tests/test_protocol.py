@@ -113,9 +113,10 @@ def test_shots_are_drawn_by_seed():
 
 
 @pytest.mark.parametrize("method,overrides", [("linear-probe", {}), ("source-ft", {"epochs": 1})])
-def test_the_same_seed_gives_the_same_metrics(toy_backbone, method, overrides):
+def test_the_same_seed_gives_the_same_metrics(toy_backbone, method, overrides, small_digits):
     from udabench.contract.registry import get_registry
 
+    small_digits(30)  # 300 images per split: repeatability does not need the whole domain
     cls = get_registry().method(method)
     cfg = cls.resolve_config(Digits, set_overrides=overrides)
 

@@ -213,7 +213,7 @@ def test_prompt_names_read_as_words():
         ("alarm clock", "TV", "post-it notes", "toothbrush")
     tllib = dict(zip(OfficeHomeTllib.classes, OfficeHomeTllib.prompt_names))
     assert tllib == home
-    assert OfficeHome.domain_prompt_name("real_world") == "real world"
+    assert OfficeHome.domain_prompt_name("real_world") == "real_world"  # as Dassl names it, and DAPL's prompts read
     net = dict(zip(DomainNet.classes, DomainNet.prompt_names))
     assert net["The_Eiffel_Tower"] == "Eiffel Tower" and net["aircraft_carrier"] == "aircraft carrier"
     assert VisDA2017.domain_prompt_name("train") == "synthetic"

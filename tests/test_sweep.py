@@ -171,7 +171,8 @@ def test_sqlite_is_refused_for_jobs_on_other_machines(tmp_path, mlflow_uri, caps
 
 # -- resume, skip, and the sweep's leaderboard (serial launcher, in this process) -------------------
 def test_rerun_resumes_and_the_sweep_leaderboard_counts_failed_and_missing(tmp_path, mlflow_uri, backbone_spec,
-                                                                         capsys):
+                                                                         capsys, small_digits):
+    small_digits(20)  # what is checked is the bookkeeping: 200 images per split will do
     tasks = ["printed2handwritten", "printed2sevenseg", "printed2dotmatrix"]
     path = write_sweep(tmp_path, "resume", "methods: [zeroshot]\n", backbone_spec, tasks=tasks, seeds=None)
 
@@ -242,7 +243,7 @@ def _write_one_run(uri: str, tag: str) -> str:
         return f"error: {type(exc).__name__}: {exc}"
 
 
-@pytest.mark.parametrize("store", [pytest.param("server", marks=pytest.mark.server), "sqlite"])
+@pytest.mark.parametrize("store", [pytest.param("server", marks=[pytest.mark.server, pytest.mark.slow]), "sqlite"])
 def test_concurrent_writers_lose_nothing_or_say_to_start_a_server(store, request, tmp_path):
     import multiprocessing as mp
 

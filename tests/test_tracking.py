@@ -1,8 +1,9 @@
 """What a run leaves in MLflow: experiment, parent and child runs, tags, params, metrics,
 artifacts and end status (finished, failed, interrupted), and the leaderboard drawn from it.
 
-The backbone is a random-weight toyclip written once per module: these tests check
-tracking, not accuracy, so they do not depend on the shipped pretrained weights.
+The backbone is a random-weight toyclip written once per module, and digits is cut to 20
+images per class and split: these tests check tracking, not accuracy, so they depend neither on
+the shipped pretrained weights nor on the size of the data.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ FAILING = "test-failing"
 
 
 # -- fixtures ----------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _small_digits(small_digits):
+    small_digits(20)
+
+
 def _request(method: str, uri: str, spec: str, seeds=(0,), **kw) -> RunRequest:
     return RunRequest(method=method, dataset=DATASET, tasks=[TASK], seeds=list(seeds) if seeds else None,
                       backbone=spec, options=RunOptions(tracking_uri=uri, progress=False, device="cpu"), **kw)
@@ -310,7 +316,8 @@ def test_leaderboard_counts_finished_runs_only(mlflow_uri, backbone_spec, capsys
     assert lp_row["complete"] == "false"  # not every standard task was run
 
 
-# -- 5. against a real tracking server -------------------------------------------------------------
+# -- 5. against a real tracking server (`python -m pytest -m slow`: the server takes 30-50 s to start) --
+@pytest.mark.slow
 @pytest.mark.server
 def test_end_to_end_against_tracking_server(mlflow_server, backbone_spec, tmp_path, monkeypatch, capsys):
     url = mlflow_server

@@ -30,6 +30,7 @@ _EXPORTS = {
     "extract_features": "model.features", "augmented_features": "model.features", "image_embeddings": "model.features",
     "RunContext": "protocol.context",
     "create_open_clip": "model.weights", "split_spec": "model.weights", "file_digest": "model.weights",
+    "reading_weights": "model.weights",
     "load_backbone": "contract.registry",
     "Launcher": "contract.launcher", "LauncherError": "contract.launcher", "require_extra": "contract.launcher",
     "UdabenchError": "contract.errors", "DataError": "contract.errors", "ConfigError": "contract.errors",
@@ -38,6 +39,7 @@ _EXPORTS = {
     "FolderDataset": "data.folders", "Layout": "data.folders", "WHOLE_DOMAIN": "data.folders",
     "pair_tasks": "data.folders", "named_tasks": "data.folders", "prompt_name": "data.folders",
     "RunOptions": "protocol.options", "terminate_as_interrupt": "protocol.signals",
+    "Validator": "contract.validator", "SelectionView": "contract.validator",
     "Job": "sweep.jobs", "JobOutcome": "sweep.jobs", "run_job": "sweep.jobs", "run_jobs": "sweep.jobs",
     "forwarded_environment": "sweep.jobs",
 }
@@ -59,11 +61,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from .contract.method import AdaptData, Method
     from .contract.registry import load_backbone
     from .contract.settings import Setting
-    from .model.weights import create_open_clip, file_digest, split_spec
+    from .model.weights import create_open_clip, file_digest, reading_weights, split_spec
     from .contract.registry import Registry, get_registry
     from .data.folders import WHOLE_DOMAIN, FolderDataset, Layout, named_tasks, pair_tasks, prompt_name
     from .protocol.options import RunOptions
     from .protocol.signals import terminate_as_interrupt
+    from .contract.validator import SelectionView, Validator
     from .sweep.jobs import Job, JobOutcome, forwarded_environment, run_job, run_jobs
 
 

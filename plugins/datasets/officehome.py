@@ -25,7 +25,8 @@ tllib (``Real_World``), the official archive and DomainBed (``Real World``), Das
 
 Prompt names: lower case with spaces ("alarm clock", as DAPL's prompts), except ``TV``, and
 ``Postit_Notes`` -> "post-it notes", ``Flipflops`` -> "flip flops" (DAPL's plain lower-casing
-gives "postit notes", "flipflops").
+gives "postit notes", "flipflops"). Domain prompt words: Dassl's domain names, as DAPL's prompts
+read them ("real_world", underscore kept).
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ class OfficeHome(FolderDataset):
     classes = SORTED_CLASSES
     prompt_names = office_home_prompt_names(SORTED_CLASSES)
     domains = tuple(SHORT)
-    domain_prompt_names = {"art": "art", "clipart": "clipart", "product": "product", "real_world": "real world"}
+    # The words DAPL's code puts in its prompts, ", a real_world image..": Dassl's domain names, underscore kept.
+    domain_prompt_names = {"art": "art", "clipart": "clipart", "product": "product", "real_world": "real_world"}
     tasks = pair_tasks(SHORT)
     # DAPL's single zero-shot prompt (docs/methods.md, zeroshot).
     templates = ("a photo of a {}.",)

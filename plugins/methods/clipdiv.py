@@ -32,20 +32,21 @@ class ClipDiv(Method):
     data_parallel = True
     summary = "student distilled from CLIP's domain-agnostic view: L_abs + L_rel, then pseudo-label self-training"
     hparams = (
-        HParam("epochs", 10, "stage-1 epochs (divergence alignment)"),
-        HParam("self_train_epochs", 5, "stage-2 epochs (language-guided self-training)"),
-        HParam("batch_size", 32, "source images per step, and as many target images"),
-        HParam("lr_encoder", 1e-5, "AdamW learning rate of the student's image encoder"),
-        HParam("lr_head", 1e-3, "AdamW learning rate of the student's head"),
-        HParam("weight_decay", 0.01, "AdamW weight decay"),
-        HParam("lambda_abs", 1.0, "weight of the absolute divergence"),
-        HParam("lambda_rel", 1.0, "weight of the relative divergence"),
+        HParam("epochs", 10, "stage-1 epochs (divergence alignment; 0: none)", minimum=0),
+        HParam("self_train_epochs", 5, "stage-2 epochs (language-guided self-training; 0: none)", minimum=0),
+        HParam("batch_size", 32, "source images per step, and as many target images", minimum=1),
+        HParam("lr_encoder", 1e-5, "AdamW learning rate of the student's image encoder", exclusive_minimum=0),
+        HParam("lr_head", 1e-3, "AdamW learning rate of the student's head", exclusive_minimum=0),
+        HParam("weight_decay", 0.01, "AdamW weight decay", minimum=0),
+        HParam("lambda_abs", 1.0, "weight of the absolute divergence", minimum=0),
+        HParam("lambda_rel", 1.0, "weight of the relative divergence", minimum=0),
         HParam("rel_form", "sample", "L_rel as per-sample |KL - KL| (sample) or batch marginals (marginal)",
                choices=("sample", "marginal")),
-        HParam("tau", 0.6, "confidence threshold of the fused pseudo-labels"),
+        HParam("tau", 0.6, "confidence threshold of the fused pseudo-labels", minimum=0, maximum=1),
         HParam("agnostic_prompt", "a photo of a {}.", "domain-agnostic prompt"),
         HParam("specific_prompt", "a {domain} photo of a {}.", "domain-specific prompt ({domain} is filled first)"),
-        HParam("aug_scale_min", 0.08, "lower bound of the random-resized-crop scale"),
+        HParam("aug_scale_min", 0.08, "lower bound of the random-resized-crop scale", exclusive_minimum=0,
+               maximum=1),
     )
     # The 32-px toy CLIP was pretrained at lr 2e-3 (1e-5 would leave it where it is); 5 + 3
     # epochs over 1,330 source images.
@@ -129,6 +130,7 @@ class ClipDiv(Method):
                 sched.step()
                 step += 1
                 ctx.log_metrics({"train/loss": loss.detach(), **logs}, step)
+            ctx.epoch_end(student)  # the protocol scores every epoch (model selection, side by side)
         return student
 
     @staticmethod

@@ -44,20 +44,28 @@ class DAC(Method):
     summary = "few-shot: SupCon-trained image adapter + text offsets + Tip-Adapter cache"
     hparams = (
         HParam("shots", 16, "labeled target images per class", choices=(1, 2, 4, 8, 16)),
-        HParam("epochs", 20, "passes over the augmented support features (the default when no search is made)"),
-        HParam("batch_size", 256, "support features per step"),
-        HParam("lr", 1e-3, "AdamW learning rate of the adapter and the text offsets"),
-        HParam("weight_decay", 0.01, "AdamW weight decay"),
-        HParam("temperature", 0.07, "SupCon temperature τ"),
-        HParam("alpha", 1.0, "weight α of the cache logits (the default when no search is made)"),
-        HParam("beta", 5.5, "sharpness β of the cache affinity exp(−β(1 − s)) (likewise)"),
+        HParam("epochs", 20, "passes over the augmented support features (the default when no search is made)",
+               minimum=1),
+        HParam("batch_size", 256, "support features per step", minimum=1),
+        HParam("lr", 1e-3, "AdamW learning rate of the adapter and the text offsets (0: nothing is trained, "
+                           "the Tip-Adapter cache on CLIP as it is)", minimum=0),
+        HParam("weight_decay", 0.01, "AdamW weight decay", minimum=0),
+        HParam("temperature", 0.07, "SupCon temperature τ", exclusive_minimum=0),
+        HParam("alpha", 1.0, "weight α of the cache logits (the default when no search is made)",
+               exclusive_minimum=0),
+        HParam("beta", 5.5, "sharpness β of the cache affinity exp(−β(1 − s)) (likewise)", exclusive_minimum=0),
         HParam("search_alphas", (0.1, 0.5, 1.0, 2.0, 3.0), "α grid searched on a hold-out of the shots "
-               "(Tip-Adapter-F's range, α ≤ 3); empty: no search", type=tuple),
-        HParam("search_betas", (1.0, 2.0, 3.5, 5.5, 7.0), "β grid (Tip-Adapter-F's range, β ≤ 7)", type=tuple),
-        HParam("search_epochs", (20, 50, 100, 200), "epoch counts searched with α and β", type=tuple),
-        HParam("holdout", 0.25, "fraction of each class's shots held out to choose epochs, α and β"),
-        HParam("augment_views", 10, "augmented views per support image (features computed once)"),
-        HParam("aug_scale_min", 0.5, "lower bound of the random-resized-crop scale"),
+               "(Tip-Adapter-F's range, α ≤ 3); empty: no search", type=tuple, minimum=0),
+        HParam("search_betas", (1.0, 2.0, 3.5, 5.5, 7.0), "β grid (Tip-Adapter-F's range, β ≤ 7)", type=tuple,
+               minimum=0),
+        HParam("search_epochs", (20, 50, 100, 200), "epoch counts searched with α and β", type=tuple,
+               minimum=1),
+        HParam("holdout", 0.25, "fraction of each class's shots held out to choose epochs, α and β (0: no "
+                                 "search)", minimum=0, exclusive_maximum=1),
+        HParam("augment_views", 10, "augmented views per support image (features computed once; 0: "
+                                     "none, the clean features)", minimum=0),
+        HParam("aug_scale_min", 0.5, "lower bound of the random-resized-crop scale", exclusive_minimum=0,
+               maximum=1),
     )
 
     def adapt(self, ctx, backbone, data):
@@ -117,9 +125,7 @@ class DAC(Method):
                 logits_txt = LOGIT_SCALE * v @ F.normalize(text + offsets, dim=-1).T
                 l_inter = F.cross_entropy(logits_txt, y)
                 loss = l_intra + l_inter
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                ctx.step(loss, opt)  # zero_grad, backward, step; a NaN or infinite loss fails the run
                 sums += torch.stack([l_intra.detach(), l_inter.detach()]) * len(idx)
             if log:  # per epoch, not per step: hundreds of tiny steps would make the store the bottleneck
                 mean = sums / len(order)

@@ -11,16 +11,28 @@ augmentation):
     L_u = Σ mask · CE(logits_u[:, C:2C], ŷ) / Σ mask                 (target prompts only)
     L = L_s + U · L_u
 
-SGD (lr 3e-3, momentum 0.9, wd 5e-4), one warm-up epoch rising linearly from 1e-5, then
-cosine over the epochs (``lr_step: epoch``); ``lr_step: iter`` reproduces the official
-code, which steps its 25-"epoch" cosine every iteration. Epoch length = number of source
-batches. Evaluation classifies with the target-domain prompts; the last epoch is reported
-(the official code keeps the best epoch by target test accuracy; udabench never selects
-with target labels).
+Defaults follow the official code (LeapLabTHU/DAPrompt on KaiyangZhou/Dassl.pytorch):
+
+* Prompts end in ", a <domain> image.." with the dataset's domain prompt words
+  (``AdaptData.domain_prompt_names``), which are Dassl's domain names: "synthetic" / "real"
+  on VisDA-2017, "real_world" on Office-Home.
+* SGD (lr 3e-3, momentum 0.9, wd 5e-4) under Dassl's linear warm-up + cosine scheduler, stepped
+  after every iteration with T_max = the epochs (``lr_step: iter``, ``dassl_iter_lr``): one
+  iteration at 1e-5, then a cosine of period 2·epochs iterations that cycles and never anneals.
+  ``lr_step: epoch`` is udabench's reading of the config (warm-up ramp over the first epoch,
+  then a cosine over the epochs, ``per_epoch_lr``).
+* Class-specific context on VisDA-2017 (``dataset_overrides``, the ``ep25-32-csc`` config).
+
+Departures, each with its switch: a target batch with no kept pseudo-label gives L_u = 0 and
+still trains on L_s (``empty_mask: zero``); the code's loss is then NaN, and its mixed-precision
+GradScaler skips the whole step (``empty_mask: skip``). fp32 unless ``--precision fp16`` (the
+code: AMP). Epoch length = number of source batches. Evaluation classifies with the
+target-domain prompts; the last epoch is reported (the official code keeps the best epoch by
+target test accuracy; udabench never selects with target labels, and has no switch for it).
 
 DAMPL (Ding & Yang, CSA 2026) — a reconstruction (only the abstract was available):
-DAPL's prompts and losses, with the pseudo-label corrected by the current target-prompt
-prediction, ŷ = argmax(λ·q_zs + (1−λ)·p_tgt) kept when ≥ τ, and SHOT's
+DAPL's prompts, losses and schedule (its defaults are DAPL's), with the pseudo-label corrected by
+the current target-prompt prediction, ŷ = argmax(λ·q_zs + (1−λ)·p_tgt) kept when ≥ τ, and SHOT's
 information-maximisation loss on the target-prompt predictions:
 L = L_s + U·L_u + μ·L_IM, with λ = 0.5, U = 1, μ = 1, τ = 0.5.
 """
@@ -32,26 +44,28 @@ import math
 from udabench import HParam, Method, Setting, hookimpl
 
 DAPL_HPARAMS = (
-    HParam("epochs", 25, "training epochs (DAPL ep25-32 configs)"),
+    HParam("epochs", 25, "training epochs (DAPL ep25-32 configs)", minimum=1),
     HParam("min_steps", 0, "at least this many optimiser steps: epochs are raised on a small source (0: off, "
-                           "the paper's schedule)"),
-    HParam("batch_size", 32, "source images per step, and as many target images"),
-    HParam("lr", 3e-3, "SGD learning rate"),
-    HParam("momentum", 0.9, "SGD momentum"),
-    HParam("weight_decay", 5e-4, "SGD weight decay"),
-    HParam("warmup_epochs", 1, "epochs of linear warm-up from warmup_lr"),
-    HParam("warmup_lr", 1e-5, "learning rate at the start of the warm-up"),
-    HParam("lr_step", "epoch", "cosine stepped per epoch (intended) or per iteration (the official code)",
+                           "the paper's schedule)", minimum=0),
+    HParam("batch_size", 32, "source images per step, and as many target images", minimum=1),
+    HParam("lr", 3e-3, "SGD learning rate", exclusive_minimum=0),
+    HParam("momentum", 0.9, "SGD momentum", minimum=0, exclusive_maximum=1),
+    HParam("weight_decay", 5e-4, "SGD weight decay", minimum=0),
+    HParam("warmup_epochs", 1, "epochs of linear warm-up from warmup_lr", minimum=0),
+    HParam("warmup_lr", 1e-5, "learning rate at the start of the warm-up", minimum=0),
+    HParam("lr_step", "iter", "cosine stepped per iteration (the official code) or per epoch (its config's intent)",
            choices=("epoch", "iter")),
-    HParam("n_ctx", 16, "M1: shared context vectors"),
-    HParam("n_dmx", 16, "M2: domain-specific context vectors per domain"),
+    HParam("n_ctx", 16, "M1: shared context vectors", minimum=0),
+    HParam("n_dmx", 16, "M2: domain-specific context vectors per domain", minimum=0),
     HParam("csc", False, "class-specific context (DAPL's VisDA setting)"),
     HParam("prompt_suffix", True, "append ', a <domain> image..' as the code does (False: the paper's prompt)"),
-    HParam("tau", 0.5, "pseudo-label confidence threshold"),
-    HParam("temperature", 1.0, "temperature of the zero-shot pseudo-label softmax"),
-    HParam("u", 1.0, "weight U of the target loss"),
+    HParam("tau", 0.5, "pseudo-label confidence threshold", minimum=0, maximum=1),
+    HParam("temperature", 1.0, "temperature of the zero-shot pseudo-label softmax", exclusive_minimum=0),
+    HParam("u", 1.0, "weight U of the target loss", minimum=0),
     HParam("naive_prompt", "a photo of a {}.", "zero-shot prompt for the pseudo-labels"),
-    HParam("aug_scale_min", 0.08, "lower bound of the random-resized-crop scale"),
+    HParam("aug_scale_min", 0.08, "lower bound of the random-resized-crop scale", exclusive_minimum=0, maximum=1),
+    HParam("empty_mask", "zero", "a target batch with no kept pseudo-label: L_u = 0 ('zero') or no step at all "
+                                 "('skip': the code under AMP)", choices=("zero", "skip")),
 )
 
 # Small images (at most 64 px: digits, a lab's 32-px set) come with small backbones: the toy CLIP
@@ -59,7 +73,8 @@ DAPL_HPARAMS = (
 # refuses what does not fit); a 32-px image does not survive a 0.08 crop; 10 epochs (41 steps
 # each over digits' 1,330 source images) instead of the 25 made for ViT-B/16 on Office-Home, and
 # at least 400 steps: on a 200-image source, 10 epochs are 60 steps with a 6-step warm-up, and one
-# seed in three collapsed (a 32-px lab set: 39 / 40 / 22 on one task; none at 400 steps).
+# seed in three collapsed (a 32-px lab set: 39 / 40 / 22 on one task; none at 400 steps; measured
+# with lr_step: epoch). The profile keeps the code's per-iteration schedule.
 SMALL_IMAGE = {"n_ctx": 4, "n_dmx": 4, "prompt_suffix": False, "aug_scale_min": 0.5, "epochs": 10,
                "min_steps": 400}
 
@@ -70,18 +85,55 @@ def training_epochs(epochs: int, min_steps: int, steps_per_epoch: int) -> int:
     return max(epochs, -(-min_steps // max(steps_per_epoch, 1)))
 
 
+def dassl_iter_lr(k: int, lr: float, warmup_lr: float, warmup: int, t_max: int) -> float:
+    """The learning rate of DAPL's official code at iteration ``k`` (0-based: the rate the k-th
+    optimiser step uses). The code builds Dassl's ``LinearWarmupScheduler`` (warm-up W =
+    ``WARMUP_EPOCH`` scheduler steps from ``WARMUP_MIN_LR``) around ``CosineAnnealingLR(T_max =
+    MAX_EPOCH)``, and calls ``scheduler.step()`` after every iteration, so that
+
+        lr(k) = warmup_lr                                   k = 0 < W
+        lr(k) = lr · k / W                                  0 < k < W
+        lr(k) = η(k − W),   η(j) = ½ · lr · (1 + cos(π j / T))     k ≥ W
+
+    with T = ``t_max`` (the epochs). The cosine restarts from lr once the warm-up hands over
+    (Dassl's ``WARMUP_RECOUNT``), and η has period 2T iterations: it cycles between lr and 0 and
+    never anneals. DAPL's configs (W = 1, T = 25): lr(0) = 1e-5, then lr(k) = η(k − 1).
+    W = 0: no warm-up, lr(k) = η(k).
+    """
+    if k >= warmup:
+        return 0.5 * lr * (1 + math.cos(math.pi * (k - warmup) / t_max))
+    return warmup_lr if k == 0 else lr * k / warmup
+
+
+def per_epoch_lr(step: int, iters_per_epoch: int, lr: float, warmup_lr: float, warmup_epochs: int,
+                 epochs: int) -> float:
+    """udabench's reading of DAPL's config (``lr_step: epoch``): at iteration ``step`` of epoch
+    e = ⌊step / n⌋ (n iterations an epoch, W warm-up epochs, E epochs),
+
+        lr = warmup_lr + (step / (W · n)) · (lr − warmup_lr)         e < W   (a ramp over the iterations)
+        lr = ½ · lr · (1 + cos(π e / E))                             e ≥ W
+    """
+    e = step // iters_per_epoch
+    if e < warmup_epochs:
+        return warmup_lr + step / (warmup_epochs * iters_per_epoch) * (lr - warmup_lr)
+    return 0.5 * lr * (1 + math.cos(math.pi * e / epochs))
+
+
 def dapl_lr(step: int, iters_per_epoch: int, cfg, epochs: int | None = None) -> float:
     """Learning rate at global iteration ``step`` of a schedule of ``epochs`` (default
-    ``cfg.epochs``; see the module docstring)."""
+    ``cfg.epochs``): ``dassl_iter_lr`` (``lr_step: iter``, the code's) or ``per_epoch_lr``."""
     total = cfg.epochs if epochs is None else epochs
-    if cfg.lr_step == "iter":  # the official code: scheduler.step() every iteration
-        k, warm = step, cfg.warmup_epochs
-    else:
-        k, warm = step // iters_per_epoch, cfg.warmup_epochs
-    if k < warm:
-        frac = step / (warm * iters_per_epoch) if cfg.lr_step == "epoch" else 0.0
-        return cfg.warmup_lr + frac * (cfg.lr - cfg.warmup_lr)
-    return 0.5 * cfg.lr * (1 + math.cos(math.pi * k / total))
+    if cfg.lr_step == "iter":
+        return dassl_iter_lr(step, cfg.lr, cfg.warmup_lr, cfg.warmup_epochs, total)
+    return per_epoch_lr(step, iters_per_epoch, cfg.lr, cfg.warmup_lr, cfg.warmup_epochs, total)
+
+
+def domain_words(data) -> list[str]:
+    """The words the prompt suffix names the source and the target domain with, in that order: the
+    dataset's domain prompt words (``AdaptData.domain_prompt_names``), e.g. "synthetic" and "real"
+    on VisDA-2017, whose domain keys are ``train`` and ``validation``."""
+    names = data.domain_prompt_names
+    return [names.get(d, d) for d in (data.source_domain, data.target_domain)]
 
 
 class DAPL(Method):
@@ -91,6 +143,9 @@ class DAPL(Method):
     summary = "domain-aware prompt learning; zero-shot CLIP pseudo-labels on the target"
     hparams = DAPL_HPARAMS
     profiles = {"small-image": SMALL_IMAGE}
+    # The official per-benchmark config: VisDA-2017 runs ``ep25-32-csc`` (class-specific context; the
+    # README's command, with RN101: pass --backbone RN101:openai for its numbers).
+    dataset_overrides = {"visda2017": {"csc": True}}
 
     # -- the parts DAMPL changes ---------------------------------------------------------------
     def pseudo_labels(self, zero_shot_logits, target_prompt_logits):
@@ -110,8 +165,8 @@ class DAPL(Method):
 
         cfg = self.config
         limit = int(backbone.tokenizer(["x"]).shape[1])
-        prompts = prompt_texts(dataset.class_prompt_names(), dataset.domains, cfg.n_ctx + cfg.n_dmx,
-                               cfg.prompt_suffix)
+        words = [dataset.domain_prompt_name(d) for d in dataset.domains]  # the words ``adapt`` puts in
+        prompts = prompt_texts(dataset.class_prompt_names(), words, cfg.n_ctx + cfg.n_dmx, cfg.prompt_suffix)
         over = overlong_prompts(backbone.tokenizer, prompts, limit)
         if over:
             prompt, needed = max(over, key=lambda pn: pn[1])
@@ -129,7 +184,7 @@ class DAPL(Method):
         import torch
         import torch.nn.functional as F
 
-        from udabench import LOGIT_SCALE, FeatureClassifier, text_head
+        from udabench import LOGIT_SCALE
 
         from .losses.dapl import masked_target_loss, source_loss
         from .prompt_learner import DomainPromptLearner
@@ -138,10 +193,10 @@ class DAPL(Method):
         model = backbone.model.eval()
         for p in model.parameters():
             p.requires_grad_(False)
-        # The official suffix uses the raw domain names ("real_world", underscores kept); the
-        # paper's prompt has no words there, only the learned domain vectors.
-        domains = [data.source_domain, data.target_domain]
-        learner = DomainPromptLearner(model, backbone.tokenizer, data.prompt_names, domains, cfg.n_ctx,
+        # The official suffix names the domains with Dassl's domain names ("synthetic", "real_world"),
+        # which the datasets declare as their domain prompt words; the paper's prompt has no words
+        # there, only the learned domain vectors (prompt_suffix: false).
+        learner = DomainPromptLearner(model, backbone.tokenizer, data.prompt_names, domain_words(data), cfg.n_ctx,
                                       cfg.n_dmx, cfg.csc, cfg.prompt_suffix).to(backbone.device)
         zero_shot = backbone.text_classifier(data.prompt_names, (cfg.naive_prompt,))
         tf = backbone.train_transform((cfg.aug_scale_min, 1.0), data.hflip_ok)
@@ -172,14 +227,28 @@ class DAPL(Method):
                     extra = self.extra_target_loss(tgt_logits)
                     if extra is not None:
                         loss = loss + extra
-                ctx.step(loss, opt)
+                # A batch with no kept pseudo-label: "zero" trains on L_s; "skip" does what the code's
+                # 0/0 = NaN loss does under AMP, whose GradScaler skips the optimiser step (the schedule
+                # still advances). Only "skip" syncs with the device here.
+                if cfg.empty_mask == "zero" or bool(mask.sum() > 0):
+                    ctx.step(loss, opt)
                 step += 1
                 ctx.log_metrics({"train/loss": loss.detach(), "train/loss_source": l_s.detach(),
                                  "train/loss_target": l_u.detach(), "train/pseudo_kept": mask.mean(),
                                  "train/lr": opt.param_groups[0]["lr"],
                                  **({"train/loss_im": extra.detach()} if extra is not None else {})}, step)
+            ctx.epoch_end(self._target_classifier(backbone, learner, C))  # scored by the protocol
+        return self._target_classifier(backbone, learner, C)
+
+    @staticmethod
+    def _target_classifier(backbone, learner, num_classes):
+        """Classify with the target-domain prompts (rows C..2C of the learner's text features)."""
+        import torch
+
+        from udabench import FeatureClassifier, text_head
+
         with torch.no_grad():
-            target_text = learner().float()[C:2 * C]
+            target_text = learner().float()[num_classes:2 * num_classes]
         return FeatureClassifier(backbone, text_head(target_text))
 
 
@@ -188,8 +257,8 @@ class DAMPL(DAPL):
     fidelity = "reconstruction"
     summary = "DAPL prompts + zero-shot/prompt fused pseudo-labels + SHOT's IM loss"
     hparams = DAPL_HPARAMS + (
-        HParam("lam", 0.5, "λ: weight of the zero-shot distribution in the fused pseudo-label"),
-        HParam("mu", 1.0, "μ: weight of the information-maximisation loss"),
+        HParam("lam", 0.5, "λ: weight of the zero-shot distribution in the fused pseudo-label", minimum=0, maximum=1),
+        HParam("mu", 1.0, "μ: weight of the information-maximisation loss", minimum=0),
     )
 
     def pseudo_labels(self, zero_shot_logits, target_prompt_logits):

@@ -20,9 +20,10 @@ class LinearProbe(Method):
     summary = "logistic regression on frozen source features; C searched on a source hold-out"
     hparams = (
         HParam("c_values", (0.1, 1.0, 10.0, 100.0, 1000.0), "candidate inverse regularisation strengths",
-               type=tuple),
-        HParam("holdout", 0.2, "fraction of each source class held out to choose C"),
-        HParam("max_iter", 1000, "L-BFGS iterations"),
+               type=tuple, exclusive_minimum=0),
+        HParam("holdout", 0.2, "fraction of each source class held out to choose C (0: none, C is chosen "
+                               "on the fitting images)", minimum=0, exclusive_maximum=1),
+        HParam("max_iter", 1000, "L-BFGS iterations", minimum=1),
     )
 
     def adapt(self, ctx, backbone, data):

@@ -8,8 +8,9 @@ v (M1 = ``n_ctx`` vectors) is shared by all classes and domains, or one set per
 class with ``csc``; d (M2 = ``n_dmx`` vectors) is one set per domain. All are
 initialised N(0, 0.02²) at the width of the text transformer. The literal suffix
 ", a <domain> image.." is in DAPL's code, not in the paper: ``suffix=False``
-gives the paper's "[v][d]<classname>.". Only these vectors are trained; the
-token embedding, transformer and projection stay frozen.
+gives the paper's "[v][d]<classname>.". <domain> is the word the caller passes
+(DAPL: the dataset's domain prompt word, e.g. "synthetic"). Only these vectors are
+trained; the token embedding, transformer and projection stay frozen.
 
 Works with any open_clip ``CLIP`` whose text tower is open_clip's own
 transformer (OpenAI and LAION RN/ViT models, the toy model), whatever the image

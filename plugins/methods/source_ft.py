@@ -22,12 +22,13 @@ class SourceFineTune(Method):
     summary = "CLIP-FT: image encoder + zero-shot-initialised head, cross-entropy on the source"
     data_parallel = True
     hparams = (
-        HParam("epochs", 10, "passes over the source"),
-        HParam("batch_size", 32, "source images per step"),
-        HParam("lr_encoder", 1e-5, "AdamW learning rate of the image encoder"),
-        HParam("lr_head", 1e-3, "AdamW learning rate of the linear head"),
-        HParam("weight_decay", 0.01, "AdamW weight decay"),
-        HParam("aug_scale_min", 0.08, "lower bound of the random-resized-crop scale"),
+        HParam("epochs", 10, "passes over the source", minimum=1),
+        HParam("batch_size", 32, "source images per step", minimum=1),
+        HParam("lr_encoder", 1e-5, "AdamW learning rate of the image encoder", exclusive_minimum=0),
+        HParam("lr_head", 1e-3, "AdamW learning rate of the linear head", exclusive_minimum=0),
+        HParam("weight_decay", 0.01, "AdamW weight decay", minimum=0),
+        HParam("aug_scale_min", 0.08, "lower bound of the random-resized-crop scale", exclusive_minimum=0,
+               maximum=1),
     )
     # 32-px toy CLIP: its pretraining lr was 2e-3, so 1e-5 would leave it where it is; a 0.08 crop
     # of a 32-px digit leaves no digit.
@@ -67,6 +68,7 @@ class SourceFineTune(Method):
                 sched.step()
                 step += 1
                 ctx.log_metrics({"train/loss": loss.detach()}, step)
+            ctx.epoch_end(clf)  # the protocol scores every epoch (model selection, side by side)
         return clf
 
 

@@ -17,7 +17,8 @@ class ZeroShot(Method):
     fidelity = "exact"
     seed_independent = True
     summary = "CLIP zero-shot: prompt ensemble of the dataset's templates, logits = 100·cos"
-    hparams = (HParam("logit_scale", 100.0, "fixed logit scale (CLIP_benchmark and DAPL use 100)"),)
+    hparams = (HParam("logit_scale", 100.0, "fixed logit scale (CLIP_benchmark and DAPL use 100)",
+                      exclusive_minimum=0),)
 
     def adapt(self, ctx, backbone, data):
         from udabench import FeatureClassifier, text_head

@@ -24,6 +24,8 @@ EPILOG = """examples:
   udabench sweep sweep.yaml --launcher local --launcher-set workers=4
   udabench leaderboard --sweep digits-baselines
   udabench data info office31 --root ~/data
+  udabench sync
+  udabench runs gc --dry-run
   mlflow ui --backend-store-uri sqlite:///mlflow.db
 """
 
@@ -52,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override one hyperparameter (repeatable)")
     add_run_options(run)
 
-    ls = sub.add_parser("list", help="list methods, datasets, backbones and launchers, and where each comes from")
+    ls = sub.add_parser("list", help="list methods, datasets, backbones, launchers and validators, and where each "
+                                     "comes from")
     ls.add_argument("--format", default="simple", choices=["simple", "json"],
                     help="json: one object of methods, datasets, backbones, launchers (with their fields "
                          "and plugin) and failed plugins")
@@ -88,9 +91,34 @@ def build_parser() -> argparse.ArgumentParser:
                          "columns per task) or json (a list of rows with numeric fields)")
     lb.add_argument("--metric", default=None, choices=["top1", "mean_class_acc"],
                     help="default: the dataset's headline metric (mean_class_acc for VisDA)")
+    lb.add_argument("--selection", default="last", metavar="RULE",
+                    help="which epoch of each run: last (default, the headline), oracle (the best by target "
+                         "test accuracy: selected with target labels, as DAPL's and ReCLIP's code report), or a "
+                         "label-free validator (entropy, im, snd, source-acc, or a plugin's; see udabench list)")
     lb.add_argument("--no-references", dest="references", action="store_false",
                     help="hide the papers' reference rows")
     lb.add_argument("--tracking-uri", default=None)
+
+    sy = sub.add_parser("sync", help="write the runs kept in the local spool (the store was down) to MLflow",
+                        description="Replay every run kept in the local spool ($UDABENCH_CACHE/spool: a command "
+                                    "whose tracking store stopped answering keeps its params, metrics, tags and "
+                                    "artifacts there) to its store, or to --tracking-uri. A replayed spool is "
+                                    "removed; a run whose process died before ending it is marked KILLED.")
+    sy.add_argument("--tracking-uri", default=None,
+                    help="write every spooled run to this store instead of the one it was started on")
+
+    runs = sub.add_parser("runs", help="maintenance of the runs in the tracking store (gc: mark dead runs KILLED)")
+    runs_sub = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
+    gc = runs_sub.add_parser("gc", help="mark KILLED the RUNNING runs whose process died (no heartbeat)",
+                             description="Every run refreshes a heartbeat tag (udabench.heartbeat) every 30 s while "
+                                         "its process lives. A RUNNING run whose heartbeat is older than --older-than "
+                                         "minutes died without ending (SIGKILL, lost node): mark it KILLED, with the "
+                                         "reason in its udabench.error tag. Runs left in the local spool are ended by "
+                                         "`udabench sync` instead.")
+    gc.add_argument("--older-than", type=float, default=None, metavar="MINUTES",
+                    help="minutes without a heartbeat (default: $UDABENCH_DEAD_AFTER_MIN, else 10)")
+    gc.add_argument("--dry-run", action="store_true", help="list them, change nothing")
+    gc.add_argument("--tracking-uri", default=None)
 
     data = sub.add_parser("data", help="a dataset's layout and sources, what a data root holds, downloads",
                           description="Describe a dataset and check a data root (info), or fetch it (download).")
@@ -170,6 +198,10 @@ def cmd_list(args) -> int:
     print("\nBackbones\n" + tabulate(rows, headers=["name", "from", "summary"]))
     rows = [[n, reg.origin[("launcher", n)].origin, cls.summary] for n, cls in sorted(reg.launchers.items())]
     print("\nLaunchers (udabench sweep)\n" + tabulate(rows, headers=["name", "from", "summary"]))
+    rows = [[n, cls.uses, "higher" if cls.higher_is_better else "lower", reg.origin[("validator", n)].origin,
+             cls.summary] for n, cls in sorted(reg.validators.items())]
+    print("\nValidators (label-free model selection: leaderboard --selection NAME)\n"
+          + tabulate(rows, headers=["name", "reads", "better", "from", "summary"]))
     failed = reg.failed()
     if failed:
         print("\nPlugins that failed to load (set UDABENCH_LOAD_PLUGINS to skip them)")
@@ -206,6 +238,9 @@ def _registry_record(reg) -> dict:
         "launchers": [{"name": n, "summary": cls.summary, "parallel": cls.parallel,
                        "requires": list(cls.requires) if cls.requires else None, "options": params(cls.options),
                        "from": plugin("launcher", n)} for n, cls in sorted(reg.launchers.items())],
+        "validators": [{"name": n, "summary": cls.summary, "uses": cls.uses,
+                        "higher_is_better": cls.higher_is_better, "from": plugin("validator", n)}
+                       for n, cls in sorted(reg.validators.items())],
         "failed_plugins": [{"plugin": p.name, "module": p.module, "origin": p.origin, "error": p.error}
                            for p in reg.failed()],
     }
@@ -213,8 +248,9 @@ def _registry_record(reg) -> dict:
 
 def cmd_leaderboard(args) -> int:
     from ..contract.registry import get_registry
+    from ..contract.names import unknown_message
     from ..tracking.leaderboard import (FAILED_NOTE, build_table, collect, failure_table, records, render,
-                                        to_json)
+                                        selection_gaps, to_json)
     from ..tracking.tracker import Tracker
 
     if args.sweep:
@@ -226,6 +262,16 @@ def cmd_leaderboard(args) -> int:
     reg = get_registry()
     dataset_cls = reg.dataset(args.dataset)
     metric = args.metric or dataset_cls.headline_metric
+    if args.selection != "last":
+        rules = ["oracle", *reg.validators]
+        if args.selection not in rules:
+            raise UdabenchError(unknown_message("--selection", args.selection, ["last", *rules],
+                                                "oracle selects with target labels; the others are validators "
+                                                "(udabench list)."))
+        if metric != "top1":
+            print(f"note: selection rules choose by top1; showing top1_{args.selection}, not {metric}",
+                  file=sys.stderr)
+        metric = f"top1_{args.selection}"
     defaults = {}  # each installed method's defaults on this dataset: the labels name what differs
     for name, cls in reg.methods.items():
         try:
@@ -250,9 +296,18 @@ def cmd_leaderboard(args) -> int:
     if args.format == "csv":
         print(render(header, rows, "csv"), end="")
         return 0
-    print(f"{dataset_cls.name}: {metric} (%), mean ± std over seeds; * = not all standard tasks run; "
+    chosen = {"last": "the last epoch", "oracle": "the best epoch by target test accuracy (selected with "
+                                                   "target labels)"}.get(args.selection,
+                                                                          f"the epoch validator {args.selection!r} chose")
+    print(f"{dataset_cls.name}: {metric} (%) at {chosen}, mean ± std over seeds; * = not all standard tasks run; "
           f"{FAILED_NOTE}")
     print(render(header, rows, args.format))
+    gheader, grows = selection_gaps(runs, sorted(reg.validators))
+    if grows:
+        print("\nModel selection: points below the oracle (the best epoch by target test accuracy) of each rule's "
+              "choice,\n"
+              "averaged over task runs; the label-free validators use only what the setting allows:")
+        print(render(gheader, grows, args.format))
     fheader, frows = failure_table(entries, tasks)
     if frows:
         print(f"\nFailed runs ({sum(e.failed for e in entries)}), by row and reason "
@@ -265,6 +320,40 @@ def cmd_sweep(args) -> int:
     from .sweep import sweep_command
 
     return sweep_command(args)
+
+
+def cmd_sync(args) -> int:
+    from ..tracking.spool import pending, spool_root
+    from ..tracking.sync import sync
+
+    if not pending():
+        print(f"Nothing to sync: the spool ({spool_root()}) holds no run.")
+        return 0
+    done, failed = sync(args.tracking_uri)
+    print(f"{done} run(s) synced" + (f", {failed} NOT synced (kept in {spool_root()}; run `udabench sync` "
+                                     f"again once the store answers)" if failed else "") + ".")
+    return 1 if failed else 0
+
+
+def cmd_runs(args) -> int:
+    import time
+
+    from ..tracking.tracker import Tracker, dead_reason
+
+    if args.older_than is not None and not args.older_than >= 0:
+        raise UdabenchError(f"--older-than must be a number of minutes >= 0, got {args.older_than}")
+    tracker = Tracker(args.tracking_uri)
+    dead = tracker.dead_runs(args.older_than)
+    for run, last in dead:
+        if not args.dry_run:
+            tracker.mark_killed(run, last)
+        name = run.data.tags.get("mlflow.runName", run.info.run_name or "")
+        print(f"  {run.info.run_id}  {name}: {dead_reason(last).split(';')[0]}"
+              + ("" if args.dry_run else " -> KILLED"))
+    verb = "would be marked" if args.dry_run else "marked"
+    print(f"{len(dead)} dead run(s) in {tracker.uri} {verb} KILLED" + (" (dry run)" if args.dry_run else "")
+          + f"; as of {time.strftime('%Y-%m-%d %H:%M')}.")
+    return 0
 
 
 def cmd_data(args) -> int:
@@ -280,7 +369,7 @@ def _uri(explicit):
 
 
 COMMANDS = {"run": cmd_run, "list": cmd_list, "leaderboard": cmd_leaderboard, "data": cmd_data,
-            "sweep": cmd_sweep}
+            "sweep": cmd_sweep, "sync": cmd_sync, "runs": cmd_runs}
 
 
 def main(argv: list[str] | None = None) -> int:

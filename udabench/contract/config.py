@@ -11,14 +11,16 @@ Layers, later ones win:
 4. a YAML file (``--config``), read with ``yaml.safe_load`` only;
 5. ``--set key=value`` pairs.
 
-Every override is validated against the declaration: an unknown key or a value
-of the wrong type is an error that names the key and the allowed ones.
+Every override is validated against the declaration: an unknown key, a value of the wrong
+type, or one outside the declared range (``HParam.minimum`` ..., and floats finite unless
+declared otherwise) is an error that names the key, the value and what is allowed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -29,17 +31,73 @@ from .names import unknown_message
 
 @dataclass(frozen=True)
 class HParam:
-    """One declared hyperparameter: its default, its type and what it means."""
+    """One declared hyperparameter: its default, its type, what it means, and the values it may take.
+
+    Bounds (numbers; for a tuple or list, each of its numbers): ``minimum`` / ``maximum`` are
+    inclusive, ``exclusive_minimum`` / ``exclusive_maximum`` exclusive, e.g. a learning rate
+    ``exclusive_minimum=0``, a hold-out fraction ``exclusive_minimum=0, exclusive_maximum=1``,
+    a probability ``minimum=0, maximum=1``, an epoch count ``minimum=1``. A float must be
+    finite (not NaN, not ±inf) unless declared ``finite=False``. Every value is checked when the
+    configuration is resolved, before any data or weights are read; a value out of range is a
+    ``ConfigError`` naming the key, the value and the range.
+    """
 
     name: str
     default: Any
     help: str = ""
     type: type | None = None  # inferred from the default when omitted
     choices: tuple | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: float | None = None
+    exclusive_maximum: float | None = None
+    finite: bool = True
 
     @property
     def kind(self) -> type:
         return self.type or type(self.default)
+
+    @property
+    def bounds(self) -> str:
+        """The declared range as text (``> 0``, ``>= 1``, ``in (0, 1)``, ``in [0, 1]``), or ""."""
+        low = (f"[{_num(self.minimum)}" if self.minimum is not None
+               else f"({_num(self.exclusive_minimum)}" if self.exclusive_minimum is not None else None)
+        high = (f"{_num(self.maximum)}]" if self.maximum is not None
+                else f"{_num(self.exclusive_maximum)})" if self.exclusive_maximum is not None else None)
+        if low and high:
+            return f"in {low}, {high}"
+        if low:
+            return (">= " if low[0] == "[" else "> ") + low[1:]
+        if high:
+            return ("<= " if high[-1] == "]" else "< ") + high[:-1]
+        return ""
+
+    def in_range(self, number: float) -> bool:
+        """Whether one number lies within the declared bounds (NaN lies within none, if any are declared)."""
+        if number != number:  # NaN
+            return not self.bounds
+        return ((self.minimum is None or number >= self.minimum)
+                and (self.maximum is None or number <= self.maximum)
+                and (self.exclusive_minimum is None or number > self.exclusive_minimum)
+                and (self.exclusive_maximum is None or number < self.exclusive_maximum))
+
+    def _check_range(self, value: Any, where: str) -> None:
+        numbers = [v for v in (value if isinstance(value, (tuple, list)) else (value,))
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        bad = [v for v in numbers if (self.finite and isinstance(v, float) and not math.isfinite(v))
+               or not self.in_range(v)]
+        if not bad:
+            return
+        if all(isinstance(v, int) for v in numbers):
+            what = "an integer"
+        else:
+            what = "a finite number" if self.finite else "a number"
+        rule = " ".join(p for p in (what, self.bounds) if p)
+        if isinstance(value, (tuple, list)):
+            said = f"every number of {self.name} must be {rule}, got {value!r} ({bad[0]!r} is not)"
+        else:
+            said = f"{self.name} must be {rule}, got {value!r}"
+        raise ConfigError(f"{where}: {said}. {self.help}".strip())
 
     def coerce(self, value: Any, where: str) -> Any:
         """``value`` as this parameter's type, or a ConfigError saying what was expected."""
@@ -67,6 +125,7 @@ class HParam:
                               f"({type(value).__name__}). {self.help}".strip())
         if self.choices is not None and value not in self.choices:
             raise ConfigError(f"{where}: {self.name} must be one of {list(self.choices)}, got {value!r}")
+        self._check_range(value, where)
         return value
 
 
@@ -81,9 +140,28 @@ def check_declarations(params: Iterable[Any], where: str, what: str = "hyperpara
     names = [h.name for h in params]
     if len(names) != len(set(names)):
         raise PluginError(f"{where}: a {what} is declared twice")
+    for h in params:
+        limits = {k: getattr(h, k) for k in ("minimum", "maximum", "exclusive_minimum", "exclusive_maximum")}
+        for key, limit in limits.items():
+            if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float))):
+                raise PluginError(f"{where}: {h.name}'s {key} must be a number, got {limit!r}")
+        lows = [v for v in (h.minimum, h.exclusive_minimum) if v is not None]
+        highs = [v for v in (h.maximum, h.exclusive_maximum) if v is not None]
+        if len(lows) > 1 or len(highs) > 1:
+            raise PluginError(f"{where}: {h.name} declares two lower or two upper bounds")
+        if lows and highs and lows[0] > highs[0]:
+            raise PluginError(f"{where}: {h.name}'s range {h.bounds} is empty")
     if defaults:
         for h in params:
-            h.coerce(h.default, f"{where} default")
+            try:
+                h.coerce(h.default, f"{where} default")
+            except ConfigError as exc:
+                raise PluginError(str(exc)) from None
+
+
+def _num(limit: float) -> str:
+    """A bound as text: ``0``, ``1``, ``0.5``, ``1e-05``."""
+    return str(int(limit)) if float(limit).is_integer() else repr(limit)
 
 
 def _number(text: str, kind: type):

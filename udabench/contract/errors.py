@@ -26,3 +26,11 @@ class DataError(UdabenchError, FileNotFoundError):
 
 class PluginError(UdabenchError):
     """A plugin that could not be loaded or that breaks the contract."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A training loss that became NaN or infinite (``RunContext.step``): the run diverged.
+
+    Not a UdabenchError on purpose: it is the failure of one run, not bad input that fails every
+    run alike, so the run is marked FAILED with this message and the command goes on with the
+    others."""

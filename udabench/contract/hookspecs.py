@@ -62,6 +62,18 @@ def register_backbones(register):
 
 
 @hookspec
+def register_validators(register):
+    """Register label-free model-selection validators.
+
+    Call ``register(cls)`` for each :class:`udabench.Validator` subclass: its ``name`` (the
+    run metric ``top1_<name>`` reports the epoch it chooses), what it reads (``uses``: the
+    unlabeled target's predictions, or a held-out labeled source slice), whether higher is
+    better, and ``score(view)``. The protocol scores every epoch a method hands it and runs
+    each validator the method's setting allows; a validator never sees target labels.
+    """
+
+
+@hookspec
 def register_launchers(register):
     """Register sweep launchers: where ``udabench sweep`` runs its jobs.
 

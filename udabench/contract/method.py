@@ -71,6 +71,12 @@ class Method:
     #: ``ctx.loader(..., shuffle=True)`` (one shard per process) and every training step runs
     #: through ``ctx.wrap_ddp``. Otherwise each process adapts on all the data, as alone.
     data_parallel: ClassVar[bool] = False
+    #: Why a NaN or infinite training loss is expected and harmless for this method (e.g. "the
+    #: loss of a batch without a confident pseudo-label is inf, and the fp16 scaler skips that
+    #: step"). Empty, the default: such a loss passed to ``ctx.step`` fails the run at once
+    #: (marked FAILED with the method, step and value), so a diverged run never reaches the
+    #: leaderboard. A non-empty reason turns that check off for this method.
+    allows_nonfinite_loss: ClassVar[str] = ""
 
     def __init__(self, config: Config):
         self.config = config
@@ -108,6 +114,10 @@ class Method:
             raise PluginError(f"{where}: `setting` must be one of {[s.value for s in Setting]}, "
                               f"got {getattr(cls, 'setting', None)!r}") from None
         check_declarations(cls.hparams, where)
+        if not isinstance(cls.allows_nonfinite_loss, str):
+            raise PluginError(f"{where}: `allows_nonfinite_loss` must be a string saying why a NaN or "
+                              f"infinite training loss is expected (empty: it is not), got "
+                              f"{cls.allows_nonfinite_loss!r}")
         names = {h.name for h in cls.hparams}
         for profile, overrides in cls.profiles.items():
             if profile not in PROFILES:

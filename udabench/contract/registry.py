@@ -4,7 +4,8 @@ pluggy's own ``load_setuptools_entrypoints`` stops at the first plugin that
 fails to import. A benchmark harness must not: a lab's broken package should
 not hide the other methods. So every entry point is imported and every hook
 implementation is called on its own, and failures are kept, by plugin name,
-for ``udabench list`` to show.
+for ``udabench list`` to show. A failure is any exception, ``SystemExit`` included
+(a plugin that calls ``sys.exit`` at import); only Ctrl-C (``KeyboardInterrupt``) stops.
 
 ``UDABENCH_LOAD_PLUGINS`` restricts what is loaded: a comma-separated list of
 entry-point names loads only those; an empty value loads none. This is the
@@ -47,7 +48,7 @@ class PluginInfo:
 
 
 class Registry:
-    """Every registered method, dataset, backbone and launcher class, by name."""
+    """Every registered method, dataset, backbone, launcher and validator class, by name."""
 
     def __init__(self) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -56,6 +57,7 @@ class Registry:
         self.datasets: dict[str, type] = {}
         self.backbones: dict[str, type] = {}
         self.launchers: dict[str, type] = {}
+        self.validators: dict[str, type] = {}
         self.plugins: dict[str, PluginInfo] = {}
         self.origin: dict[tuple[str, str], PluginInfo] = {}
 
@@ -78,8 +80,10 @@ class Registry:
             try:
                 obj = ep.load()
                 check_api_version(ep.name, obj)
-            except Exception as exc:  # a broken plugin must not take the others down
-                info.error = f"{type(exc).__name__}: {exc}"
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # a broken plugin, even one that calls sys.exit, must not stop the others
+                info.error = describe_failure(exc)
                 continue
             self.add_plugin(obj, info)
 
@@ -88,20 +92,25 @@ class Registry:
         self.plugins.setdefault(info.name, info)
         try:
             self.pm.register(obj, name=info.name)
-        except Exception as exc:
-            info.error = f"{type(exc).__name__}: {exc}"
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            info.error = describe_failure(exc)
             return
         for hook_name, kind, table in (("register_methods", "method", self.methods),
                                        ("register_datasets", "dataset", self.datasets),
                                        ("register_backbones", "backbone", self.backbones),
-                                       ("register_launchers", "launcher", self.launchers)):
+                                       ("register_launchers", "launcher", self.launchers),
+                                       ("register_validators", "validator", self.validators)):
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 if impl.plugin is not obj:
                     continue
                 try:
                     impl.function(register=self._registrar(kind, table, info))
-                except Exception as exc:
-                    info.error = f"{hook_name}: {type(exc).__name__}: {exc}"
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:
+                    info.error = f"{hook_name}: {describe_failure(exc)}"
 
     def _registrar(self, kind: str, table: dict[str, type], info: PluginInfo) -> Callable[[type], None]:
         def register(cls: type) -> None:
@@ -126,6 +135,9 @@ class Registry:
     def launcher(self, name: str) -> type:
         return lookup("launcher", name, self.launchers, self._hint("launcher", name))
 
+    def validator(self, name: str) -> type:
+        return lookup("validator", name, self.validators, self._hint("validator", name))
+
     def backbone_for(self, spec: str) -> type:
         """The backbone plugin for a spec: the one named by the spec's prefix ("toyclip:/path"),
         else the first plugin that says it handles the spec."""
@@ -147,6 +159,14 @@ class Registry:
             return ("Plugins that failed to load: "
                     + "; ".join(f"{p.name} ({p.error})" for p in broken) + ".")
         return f"Install a plugin that provides the {kind}, or check `udabench list`."
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A plugin's failure in one line: ``ImportError: needs libfoo``, ``SystemExit(3): the plugin
+    called sys.exit``."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({exc.code!r}): the plugin called sys.exit (udabench went on without it)"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def check_api_version(name: str, obj: Any) -> None:

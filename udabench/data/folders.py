@@ -14,7 +14,9 @@ written in another label order (tllib's Office-Home lists) be read correctly.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -197,7 +199,7 @@ def candidate_bases(root: Path, dataset_dirs: Sequence[str]) -> list[Path]:
     """The benchmark folders under ``root`` that exist, then ``root`` itself (for a ``--root``
     that is the benchmark folder): a named folder wins over a same-named domain of another
     dataset lying directly in a shared data root (``~/data/train``)."""
-    return [b for b in [*(root / d for d in dataset_dirs), root] if b.is_dir()]
+    return [b for b in [*(root / d for d in dataset_dirs), root] if is_folder(b)]
 
 
 def find_class_root(bases: Sequence[Path], aliases: Sequence[str], levels: Sequence[str],
@@ -209,11 +211,11 @@ def find_class_root(bases: Sequence[Path], aliases: Sequence[str], levels: Seque
     for base in bases:
         for alias in aliases:
             domain_dir = base / alias
-            if not domain_dir.is_dir():
+            if not is_folder(domain_dir):
                 continue
             for level in levels:
                 folder = domain_dir / level if level else domain_dir
-                if folder.is_dir() and any(e.is_dir() and e.name in wanted for e in os.scandir(folder)):
+                if is_folder(folder) and any(e.name in wanted and _entry_is_folder(e) for e in list_folder(folder)):
                     return folder, near_misses
             near_misses.append(domain_dir)
     return None, near_misses
@@ -283,11 +285,11 @@ def check_listed_files(split: SplitEntries, fix: str) -> None:
     missing, missing_folders = [], []
     for folder, names in wanted.items():
         d = split.class_root / folder
-        if not d.is_dir():
+        if not is_folder(d, fix):
             missing_folders.append(folder)
             missing += [d / n for n in names]
             continue
-        present = set(os.listdir(d))
+        present = {e.name for e in list_folder(d, fix)}
         missing += [d / n for n in names if n not in present]
     if missing:
         msg = (f"{len(missing):,} of {len(split.entries):,} images listed in {split.list_file} are missing "
@@ -302,23 +304,49 @@ def scan_class_folders(class_root: Path, classes: Sequence[str], fix: str) -> li
     """``(class folder, file name)`` of every image of every class folder (classes in label order,
     files sorted by name).
 
-    One DataError lists every missing class folder, every empty one and every file that is
-    not an image, since each of them would silently change the benchmark.
+    One DataError lists every missing class folder, every empty one, every file that is not
+    an image, and every folder or entry the file system will not let us read (a symbolic link
+    loop, no permission), since each of them would silently change the benchmark. An entry
+    named as an image that cannot even be examined (a symbolic link loop ``x.jpg``) is kept as
+    an image: reading it fails the run naming it, and ``--skip-bad-images`` leaves it out.
     """
     entries = []
-    missing, empty, strangers = [], [], []
+    missing, empty, strangers, unreadable = [], [], [], []
     for folder in classes:
         d = class_root / folder
-        if not d.is_dir():
-            missing.append(folder)
+        try:
+            if not is_folder(d):
+                missing.append(folder)
+                continue
+            listing = list_folder(d)
+        except DataError as exc:
+            unreadable.append(str(exc))
             continue
-        files = sorted(e.name for e in os.scandir(d) if e.is_file() and not _is_system_file(e.name))
+        files = []
+        for e in listing:
+            if _is_system_file(e.name):
+                continue
+            try:
+                if e.is_file():
+                    files.append(e.name)
+                elif e.is_symlink() and not e.is_dir():  # a link to nothing: not silently left out
+                    raise FileNotFoundError(errno.ENOENT, "a symbolic link to nothing", e.path)
+            except OSError as exc:  # the entry cannot be examined (a symbolic link loop, a broken link)
+                if Path(e.name).suffix.lower() in IMAGE_SUFFIXES:
+                    files.append(e.name)  # an image file that cannot be read: fails when read, or is skipped
+                else:
+                    unreadable.append(f"cannot read {d / e.name}: {_os_reason(exc)}")
+        files.sort()
         images = [f for f in files if Path(f).suffix.lower() in IMAGE_SUFFIXES]
         strangers += [d / f for f in files if Path(f).suffix.lower() not in IMAGE_SUFFIXES]
         if not images:
             empty.append(d)
         entries += [(folder, f) for f in images]
     problems = []
+    if unreadable:
+        problems.append(f"the file system refuses to read what the class folders hold: {'; '.join(unreadable[:5])}"
+                        f"{f' and {len(unreadable) - 5} more' if len(unreadable) > 5 else ''}"
+                        f". Remove the broken symbolic links, or make the folders readable by this user.")
     if missing:
         problems.append(f"{len(missing)} of {len(classes)} class folders are missing in {class_root}: "
                         f"{', '.join(missing)}. The download or extraction is incomplete. {fix}")
@@ -339,6 +367,47 @@ def scan_class_folders(class_root: Path, classes: Sequence[str], fix: str) -> li
 
 def _is_system_file(name: str) -> bool:
     return name.startswith(".") or name in SYSTEM_FILES
+
+
+# -- the file system's refusals, as DataErrors naming the path -------------------------------------
+def is_folder(path: Path, fix: str = "") -> bool:
+    """Whether ``path`` is a folder (following symbolic links); False when nothing is there. A path
+    the file system will not examine (a symbolic link loop, no permission) is a DataError naming
+    it, instead of looking absent (``Path.is_dir`` says False to a loop) or raising a bare OSError."""
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {_os_reason(exc)}" + (f". {fix}" if fix else "")) from None
+
+
+def list_folder(path: Path, fix: str = "") -> list[os.DirEntry]:
+    """The entries of a folder, or a DataError naming it when the file system refuses to list it."""
+    try:
+        with os.scandir(path) as it:
+            return list(it)
+    except OSError as exc:
+        raise DataError(f"cannot list the folder {path}: {_os_reason(exc)}" + (f". {fix}" if fix else "")) from None
+
+
+def _entry_is_folder(entry: os.DirEntry) -> bool:
+    """Whether a folder entry is a folder; one that cannot be examined counts (so that the scan of
+    class folders names it)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return True
+
+
+def _os_reason(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "it is a symbolic link loop (a link that leads back to itself)"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied (make it readable by this user)"
+    if exc.errno == errno.ENOENT:
+        return exc.strerror or "it does not exist"
+    return f"{exc.strerror or type(exc).__name__}" + (f" (errno {exc.errno})" if exc.errno else "")
 
 
 # -- the layout as text --------------------------------------------------------------------------

@@ -91,7 +91,8 @@ class ClipBackbone:
         if cache and self.feature_cache is not None and self.is_pristine("text"):
             parts = {"kind": "text-classifier", **self.cache_key("text"), "names": list(class_names),
                      "templates": list(templates)}
-            weights = self.feature_cache.fetch(parts, compute)["classifier"].to(self.device)
+            expect = {"classifier": ((len(class_names), self.embed_dim), torch.float32)}
+            weights = self.feature_cache.fetch(parts, compute, expect)["classifier"].to(self.device)
         else:
             weights = compute()["classifier"]
         self._text_cache[key] = weights

@@ -12,6 +12,13 @@ the torch version. A change of any of them is another key, so a stale entry is n
 Entries are written to a temporary file in the same folder and renamed into place
 (``os.replace``, atomic on POSIX), so a process killed while writing leaves no entry behind,
 only a ``.tmp`` file that no key names.
+
+The cache is disposable: it can only make a run faster, never fail it or change its numbers.
+An entry is read only if it is what its key names (the key parts stored in it hash to its key)
+and holds what the caller expects (the tensors' names, shapes and dtypes, every value finite);
+any other entry (truncated, foreign, of the wrong shape) is named in a warning, dropped and
+recomputed. A cache that cannot be written (read-only folder, full disk, a cache root that
+cannot be created, a safetensors error) is named in one warning, and the run goes on without it.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import re
 import uuid
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Mapping
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -53,20 +60,38 @@ class FeatureCache:
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.safetensors"
 
-    def load(self, key: str) -> dict[str, "torch.Tensor"] | None:
-        """The entry's tensors, or None if there is none (or it cannot be read: it is dropped)."""
-        from safetensors.torch import load_file
+    def load(self, key: str, expect: Expected | None = None) -> dict[str, "torch.Tensor"] | None:
+        """The entry's tensors, or None if there is none, or if it is not what ``key`` names or
+        ``expect`` describes (then it is dropped, with a warning naming it and why).
+
+        ``expect``: tensor name -> (shape, dtype), a dimension None for "any"."""
+        from safetensors import safe_open
 
         path = self.path(key)
-        if not path.is_file():
+        try:
+            if not path.is_file():
+                return None
+        except OSError:  # a path that cannot even be examined (permissions): no entry
             return None
         try:
-            return load_file(path)
-        except Exception as exc:  # a truncated or foreign file: recompute rather than fail the run
-            warnings.warn(f"udabench: feature cache entry {path} is unreadable ({exc}); recomputing it",
-                          stacklevel=2)
+            with safe_open(str(path), framework="pt") as f:
+                stored = (f.metadata() or {}).get(_PARTS_META)
+                tensors = {name: f.get_tensor(name) for name in f.keys()}
+        except Exception as exc:  # truncated, foreign, unreadable: recompute rather than fail the run
+            return self._drop(path, f"it is unreadable ({type(exc).__name__}: {exc})")
+        problem = _mismatch(key, stored, tensors, expect)
+        if problem:
+            return self._drop(path, problem)
+        return tensors
+
+    def _drop(self, path: Path, why: str) -> None:
+        warnings.warn(f"udabench: feature cache entry {path} is not usable: {why}; dropping it and "
+                      f"recomputing", stacklevel=3)
+        try:
             path.unlink(missing_ok=True)
-            return None
+        except OSError:
+            pass  # a read-only cache: the entry stays, and is dropped again next time
+        return None
 
     def save(self, key: str, tensors: dict[str, "torch.Tensor"], parts: dict) -> Path:
         """Write the entry atomically: a temporary file in the same folder, then a rename."""
@@ -77,19 +102,22 @@ class FeatureCache:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
         try:
             save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp),
-                      metadata={"udabench_key_parts": json.dumps(parts, sort_keys=True, default=str)})
+                      metadata={_PARTS_META: json.dumps(parts, sort_keys=True, default=str)})
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
         return path
 
-    def fetch(self, parts: dict, compute: Callable[[], dict[str, "torch.Tensor"]]) -> dict[str, "torch.Tensor"]:
+    def fetch(self, parts: dict, compute: Callable[[], dict[str, "torch.Tensor"]],
+              expect: Expected | None = None) -> dict[str, "torch.Tensor"]:
         """The cached tensors for ``parts``, or ``compute()``'s, stored for next time.
 
-        A cache that cannot be written (read-only folder, full disk) warns once and the run
-        goes on with the computed tensors."""
+        ``expect`` (tensor name -> (shape, dtype), None for a dimension of any size) is what a
+        cached entry must hold to be read (see :meth:`load`). A cache that cannot be written
+        (read-only folder, full disk, a root that cannot be created, a safetensors error) warns
+        once and the run goes on with the computed tensors."""
         key = self.key(parts)
-        cached = self.load(key)
+        cached = self.load(key, expect)
         if cached is not None:
             self.hits += 1
             return cached
@@ -97,13 +125,45 @@ class FeatureCache:
         tensors = compute()
         try:
             self.save(key, tensors, parts)
-        except OSError as exc:
+        except Exception as exc:  # OSError, and safetensors' own SafetensorError (not an OSError)
             if not self._warned:
-                warnings.warn(f"udabench: cannot write the feature cache under {self.root} ({exc}); "
-                              f"going on without it (set UDABENCH_CACHE to a writable folder, or "
-                              f"pass --no-cache)", stacklevel=2)
+                warnings.warn(f"udabench: cannot write the feature cache under {self.root} "
+                              f"({type(exc).__name__}: {exc}); going on without it (set UDABENCH_CACHE "
+                              f"to a writable folder, or pass --no-cache)", stacklevel=2)
                 self._warned = True
         return tensors
+
+
+#: What a caller expects of an entry: tensor name -> (shape, dtype); None in a shape: any size.
+Expected = Mapping[str, tuple[tuple, "torch.dtype"]]
+
+#: The safetensors metadata field that holds an entry's key parts.
+_PARTS_META = "udabench_key_parts"
+
+
+def _mismatch(key: str, stored: str | None, tensors: dict, expect: Expected | None) -> str:
+    """Why an entry read from ``key``'s file is not what the key names, or "" when it is."""
+    import torch
+
+    try:
+        parts = json.loads(stored) if stored is not None else None
+    except ValueError:
+        parts = None
+    if not isinstance(parts, dict) or FeatureCache.key(parts) != key:
+        return "the key parts stored in it do not match its file name (a file copied or written by something else)"
+    if expect is not None:
+        if set(tensors) != set(expect):
+            return f"it holds tensors {sorted(tensors)}, expected {sorted(expect)}"
+        for name, (shape, dtype) in expect.items():
+            t = tensors[name]
+            if t.dtype != dtype or t.ndim != len(shape) or any(
+                    want is not None and got != want for got, want in zip(t.shape, shape)):
+                want_text = "(" + ", ".join("any" if d is None else str(d) for d in shape) + ")"
+                return f"{name} is {t.dtype} {tuple(t.shape)}, expected {dtype} {want_text}"
+    for name, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            return f"{name} holds NaN or infinite values"
+    return ""
 
 
 def image_fingerprint(source) -> str:

@@ -57,7 +57,8 @@ def _features(backbone, images, ctx, transform, views, seed, desc, meter) -> tor
     parts = {"kind": "image-features", **backbone.cache_key("visual"), "images": image_fingerprint(images.source),
              "n": len(images), "transform": transform_id, "views": views, "seed": seed, **augmented,
              "precision": ctx.precision}
-    return cache.fetch(parts, compute)["features"]
+    expect = {"features": ((views * len(images), backbone.embed_dim), torch.float32)}
+    return cache.fetch(parts, compute, expect)["features"]
 
 
 def _compute(backbone, images, ctx, transform, views, seed, desc, meter) -> torch.Tensor:

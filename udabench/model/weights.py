@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ..contract.errors import UnknownNameError, WeightsUnavailableError
+from ..contract.errors import UdabenchError, UnknownNameError, WeightsUnavailableError
 from ..contract.names import unknown_message
 
 PROBE_TIMEOUT_S = 3.0
@@ -95,6 +96,57 @@ def resolve_tag(arch: str, tag: str) -> tuple[str | None, dict, str]:
     return (str(target) if target.is_file() else None), cfg, hint
 
 
+#: What a checkpoint file given by path should be (the end of the message of a bad one).
+STATE_DICT = ("a state dict of that architecture's tensors: a .safetensors file (preferred), or a "
+              ".pt/.pth/.bin file saved with torch.save(model.state_dict())")
+
+#: Lines of torch's and open_clip's messages that are advice udabench does not give: re-running
+#: ``torch.load`` with ``weights_only=False`` would execute whatever the pickle holds.
+_ADVICE = ("weights_only", "weights only load failed", "please file an issue", "check the documentation",
+           "trusted source")
+
+
+@contextmanager
+def reading_weights(spec: str, path: str | Path, expected: str = STATE_DICT):
+    """Turn any error of building a model from the weights file ``path`` into one
+    WeightsUnavailableError naming the backbone spec, the file, what is wrong with it and what
+    it should be (``expected``). Files are read with ``torch.load(weights_only=True)`` or
+    safetensors only: a pickle that would run code is refused, never executed, and the message
+    does not suggest loading it unsafely.
+
+    Usage (a backbone plugin): ``with reading_weights(spec, path, "a toyclip state dict"): model = build(path)``."""
+    try:
+        yield
+    except UdabenchError:
+        raise
+    except Exception as exc:
+        if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+            raise  # the machine, not the file
+        raise WeightsUnavailableError(
+            f"backbone {spec!r}: {path} is not a usable checkpoint: {_weights_problem(exc)}. "
+            f"It should be {expected}.") from None
+
+
+def _weights_problem(exc: BaseException) -> str:
+    """What a loader's exception says about the file, without torch's advice to load it unsafely."""
+    kind = type(exc).__name__
+    lines = [ln.strip() for ln in str(exc).splitlines()]
+    said = " ".join(ln for ln in lines if ln and not any(a in ln.lower() for a in _ADVICE))
+    said = said[:400] + (" ..." if len(said) > 400 else "")
+    if kind == "UnpicklingError":
+        if "GLOBAL" in said:
+            return (f"it is a pickle that holds Python objects besides tensors ({said}), which udabench "
+                    f"will not unpickle, since unpickling them could run code")
+        return f"torch.load cannot read it as a checkpoint ({said or kind})"
+    if kind == "SafetensorError":
+        return f"it is not a valid safetensors file ({said or kind})"
+    if kind in ("EOFError", "BadZipFile") or "zip archive" in said or "PytorchStreamReader" in said:
+        return f"it is truncated or not a checkpoint ({kind}{': ' + said if said else ''})"
+    if kind == "RuntimeError" and ("state_dict" in said or "size mismatch" in said):
+        return f"its tensors do not fit the architecture ({said})"
+    return f"{kind}: {said}" if said else kind
+
+
 def file_digest(path: str | Path, limit: int = 1 << 30) -> str:
     """A short sha256 of a weights file (of its first GiB, for speed on huge files)."""
     h = hashlib.sha256()
@@ -124,7 +176,12 @@ def create_open_clip(spec: str, device: str = "cpu"):
                 f"`huggingface-cli download {repo}`, then copy ~/.cache/huggingface/hub here.")
         return open_clip.create_model(arch, **kwargs), arch
     if arch.startswith("local-dir:"):
-        return open_clip.create_model(arch, **kwargs), arch
+        folder = Path(arch[len("local-dir:"):]).expanduser()
+        _check_local_dir(spec, folder)
+        with reading_weights(spec, folder, "a folder with open_clip_config.json (its model_cfg) and the weights "
+                                           "of that architecture (open_clip_model.safetensors, or "
+                                           "open_clip_pytorch_model.bin)"):
+            return open_clip.create_model(arch, **kwargs), arch
     if tag is None:
         raise WeightsUnavailableError(
             f"backbone {spec!r} names no weights. Use ARCH:TAG (e.g. ViT-B-16:openai; "
@@ -135,17 +192,42 @@ def create_open_clip(spec: str, device: str = "cpu"):
         path = Path(tag).expanduser()
         if not path.is_file():
             raise WeightsUnavailableError(f"backbone {spec!r}: checkpoint file {path} does not exist")
-        return open_clip.create_model(arch, pretrained=str(path), **kwargs), file_digest(path)
+        if arch not in open_clip.list_models():
+            raise UnknownNameError(unknown_message("open_clip architecture", arch, open_clip.list_models()))
+        with reading_weights(spec, path, f"an open_clip checkpoint of {arch}: {STATE_DICT}"):
+            return open_clip.create_model(arch, pretrained=str(path), **kwargs), file_digest(path)
     cached, cfg, hint = resolve_tag(arch, tag)
     kwargs["force_quick_gelu"] = bool(cfg.get("quick_gelu", False))  # the tag's activation, or accuracy drops
     pre = {k: cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if k in cfg}
     if pre:
         kwargs["force_preprocess_cfg"] = pre
     if cached:
-        return open_clip.create_model(arch, pretrained=cached, **kwargs), f"{arch}:{tag}"
+        with reading_weights(spec, cached, f"the {arch}:{tag} weights; delete the file and download it again: "
+                                           f"{hint}"):
+            return open_clip.create_model(arch, pretrained=cached, **kwargs), f"{arch}:{tag}"
     host = HF_HOST if cfg.get("hf_hub") else urlparse(cfg.get("url", "")).hostname or HF_HOST
     if not host_reachable(host):
         raise WeightsUnavailableError(
             f"backbone {spec!r}: weights not found in the local caches and {host} cannot be reached "
             f"(offline?). udabench needs {hint}")
     return open_clip.create_model(arch, pretrained=tag, **kwargs), f"{arch}:{tag}"
+
+
+#: The weights files open_clip looks for in a ``local-dir:`` folder (it takes the first it finds).
+LOCAL_DIR_WEIGHTS = ("*.safetensors", "*.bin", "*.pth")
+
+
+def _check_local_dir(spec: str, folder: Path) -> None:
+    """A ``local-dir:`` folder must exist and hold open_clip_config.json and a weights file:
+    without one, open_clip would build the model with random weights, and only log it."""
+    needs = ("It should hold open_clip_config.json (with a model_cfg) and the weights "
+             "(open_clip_model.safetensors, or open_clip_pytorch_model.bin), as a Hugging Face "
+             "open_clip repository does.")
+    if not folder.is_dir():
+        raise WeightsUnavailableError(f"backbone {spec!r}: folder {folder} does not exist. {needs}")
+    if not (folder / "open_clip_config.json").is_file():
+        raise WeightsUnavailableError(f"backbone {spec!r}: {folder} has no open_clip_config.json. {needs}")
+    if not any(any(folder.glob(pattern)) for pattern in LOCAL_DIR_WEIGHTS):
+        raise WeightsUnavailableError(
+            f"backbone {spec!r}: {folder} holds no weights file ({', '.join(LOCAL_DIR_WEIGHTS)}); open_clip "
+            f"would build the model with random weights. {needs}")

@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from ..contract.errors import NonFiniteLossError
 from .distributed import DistributedInfo
 from .measure import ThroughputMeter
 
@@ -60,8 +61,34 @@ class RunContext:
     dist: DistributedInfo = field(default_factory=DistributedInfo)
     channels_last: bool = False  # image batches in NHWC memory format (see fast_paths)
     data_parallel: bool = False
+    #: Set by the protocol: scores the classifier a method hands over at an epoch's end.
+    on_epoch_end: Callable[[Any, int], None] | None = None
+    #: Set by the protocol from the method: its name (for messages), and whether a NaN or
+    #: infinite training loss fails the run (``Method.allows_nonfinite_loss`` turns it off).
+    method_name: str = ""
+    finite_loss: bool = True
     _generators: int = 0
+    _epochs_ended: int = 0
     _scaler: Any = None
+    _steps: int = 0
+    _unchecked_loss: Any = None  # (loss, step) of the last step, checked at the next one
+
+    @property
+    def epochs_ended(self) -> int:
+        """The epoch of the last ``epoch_end`` call (0 before any)."""
+        return self._epochs_ended
+
+    def epoch_end(self, classifier, epoch: int | None = None) -> None:
+        """Hand the protocol the classifier as it stands at the end of an epoch (``epoch``:
+        1-based, default the count of calls). The protocol scores it — on the evaluation set,
+        for the oracle row, and with the label-free validators the setting allows — outside the
+        adaptation's time and random state; the method goes on training. The classifier the
+        method returns is scored as the last state in any case."""
+        self._epochs_ended = epoch if epoch is not None else self._epochs_ended + 1
+        self.check_loss()  # a diverged state is not worth scoring
+        if self.on_epoch_end is not None:
+            with self.meter.paused():
+                self.on_epoch_end(classifier, self._epochs_ended)
 
     def autocast(self):
         """Autocast to the run's precision (a no-op for fp32)."""
@@ -80,15 +107,44 @@ class RunContext:
         return torch.Generator().manual_seed(self.seed * 1_000_003 + self._generators)
 
     def step(self, loss, optimizer) -> None:
-        """Backward and optimiser step, with gradient scaling under fp16 autocast (as AMP wants)."""
+        """Backward and optimiser step, with gradient scaling under fp16 autocast (as AMP wants).
+
+        A training loss that is NaN or infinite fails the run (:class:`NonFiniteLossError`,
+        naming the method, the step and the value): a diverged run must not reach the
+        leaderboard with the accuracy of a broken model. Each loss is checked at the next
+        ``step`` (or ``epoch_end``, or when ``adapt`` returns), so that reading it never
+        waits for the device to finish the step just queued. A method whose losses may be
+        non-finite by design declares why in ``Method.allows_nonfinite_loss``."""
         import torch
 
+        self.check_loss()
+        self._steps += 1
+        if self.finite_loss:
+            self._unchecked_loss = (loss.detach(), self._steps)
         if self._scaler is None:
             self._scaler = torch.amp.GradScaler(torch.device(self.device).type, enabled=self.precision == "fp16")
         optimizer.zero_grad(set_to_none=True)
         self._scaler.scale(loss).backward()
         self._scaler.step(optimizer)
         self._scaler.update()
+
+    def check_loss(self) -> None:
+        """Raise :class:`NonFiniteLossError` if the loss of the last ``step`` was NaN or infinite
+        (the protocol calls this when ``adapt`` returns; ``step`` and ``epoch_end`` call it)."""
+        if self._unchecked_loss is None:
+            return
+        import torch
+
+        loss, step = self._unchecked_loss
+        self._unchecked_loss = None
+        if not bool(torch.isfinite(loss).all()):
+            value = loss.float().cpu().tolist()
+            who = f"{self.method_name}: " if self.method_name else ""
+            raise NonFiniteLossError(
+                f"{who}the training loss is {value} at optimiser step {step}: the training diverged, "
+                f"and the model it leaves would score as a meaningless number, so the run stops here. "
+                f"Lower the learning rate or check the hyperparameters (--set) and the data; a method "
+                f"whose losses may be non-finite by design declares why in `allows_nonfinite_loss`.")
 
     @property
     def world_size(self) -> int:

@@ -37,6 +37,8 @@ class ThroughputMeter:
         self._stopped_at: float | None = None
         #: The images' features came from the feature cache: the rate is then the head's, not the encoder's.
         self.from_cache = False
+        self._paused_in_span = 0.0  # seconds of the current start-stop span spent in paused()
+        self._paused_after_warm = 0.0
 
     def start(self) -> None:
         _sync(self.device)
@@ -46,8 +48,24 @@ class ThroughputMeter:
         if self._start is not None:
             _sync(self.device)
             self._stopped_at = time.perf_counter()
-            self.wall_s += self._stopped_at - self._start
-            self._start = None
+            self.wall_s += self._stopped_at - self._start - self._paused_in_span
+            self._start, self._paused_in_span = None, 0.0
+
+    @contextmanager
+    def paused(self):
+        """Leave out of this meter's times what runs inside (the protocol scoring an epoch in the
+        middle of a method's training)."""
+        _sync(self.device)
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            _sync(self.device)
+            spent = time.perf_counter() - t0
+            if self._start is not None:
+                self._paused_in_span += spent
+            if self._warm is not None:
+                self._paused_after_warm += spent
 
     def add(self, images: int) -> None:
         self.images += int(images)
@@ -75,8 +93,9 @@ class ThroughputMeter:
         """Images per second after the warm-up (over the whole phase if nothing came after it)."""
         if self._warm is not None and self._stopped_at is not None:
             clock, images = self._warm
-            if self.images > images and self._stopped_at > clock:
-                return (self.images - images) / (self._stopped_at - clock)
+            elapsed = self._stopped_at - clock - self._paused_after_warm
+            if self.images > images and elapsed > 0:
+                return (self.images - images) / elapsed
         return self.images / self.wall_s if self.wall_s > 0 else float("nan")
 
 

@@ -30,11 +30,13 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 def option(default: Any, help: str, *, flag: str | None = None, choices: tuple | None = None,
-           minimum: int | None = None, keyed: bool = False, type: type | None = None, metavar: str | None = None):
-    """A run option: its default, its help, and (optionally) its flag, choices, lower bound and
-    whether it changes the numbers a run gives (``keyed``: part of a sweep job's run key)."""
+           minimum: float | None = None, maximum: float | None = None, keyed: bool | str = False,
+           type: type | None = None, metavar: str | None = None):
+    """A run option: its default, its help, and (optionally) its flag, choices, bounds and
+    whether it changes the numbers a run gives (``keyed``: part of a run's key; ``"when set"``:
+    only when not at its default, see :meth:`RunOptions.keyed`)."""
     return field(default=default, metadata={"help": help, "flag": flag, "choices": choices, "minimum": minimum,
-                                            "keyed": keyed, "type": type, "metavar": metavar})
+                                            "maximum": maximum, "keyed": keyed, "type": type, "metavar": metavar})
 
 
 @dataclass
@@ -62,6 +64,12 @@ class RunOptions:
     compile: bool = option(False, "torch.compile the image tower (the first batches pay the compilation)")
     channels_last: str = option("auto", "NHWC memory format for the image tower (auto: on CUDA, for ResNet "
                                         "towers)", choices=CHANNELS_LAST)
+    select_every: int = option(1, "model selection: score every N-th epoch a method hands over, and its last "
+                                  "state, with the target labels (oracle) and the label-free validators; 0: off",
+                               minimum=0)
+    source_holdout: float = option(0.0, "fraction of every source class held out from the method for the "
+                                        "source-accuracy validator (0: none; the method then sees the whole "
+                                        "source)", minimum=0, maximum=0.5, keyed="when set")
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -69,6 +77,9 @@ class RunOptions:
             minimum = f.metadata["minimum"]
             if minimum is not None and value is not None and value < minimum:
                 raise ConfigError(f"run option {f.name} ({_flag(f)}) must be at least {minimum}, got {value}")
+            maximum = f.metadata["maximum"]
+            if maximum is not None and value is not None and value > maximum:
+                raise ConfigError(f"run option {f.name} ({_flag(f)}) must be at most {maximum}, got {value}")
             setattr(self, f.name, value)
 
     # -- from and to -------------------------------------------------------------------------------
@@ -105,8 +116,17 @@ class RunOptions:
         return type(self)(**{**self.to_dict(), **changes})
 
     def keyed(self) -> list[Any]:
-        """The values of the options that change a run's numbers, in declaration order."""
-        return [getattr(self, f.name) for f in fields(self) if f.metadata["keyed"]]
+        """The values of the options that change a run's numbers, in declaration order. An option
+        keyed ``"when set"`` (added after run keys were first written) is in the key only when it is
+        not at its default, as ``{name: value}``: the keys of runs that do not use it stay as they were."""
+        out = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.metadata["keyed"] is True:
+                out.append(value)
+            elif f.metadata["keyed"] == "when set" and value != f.default:
+                out.append({f.name: value})
+        return out
 
 
 def cores_available() -> int:

@@ -24,6 +24,7 @@ from ..model.fast_paths import configure_backends, prepare_model, wants_channels
 from ..model.feature_cache import FeatureCache
 from .measure import ThroughputMeter
 from .options import RunOptions
+from .selection import SELECTION_METRICS
 from .task import SKIPPED_EXAMPLES_TAG, SKIPPED_TAG, RunResult, run_task
 from ..contract.registry import get_registry, load_backbone
 from ..tracking.tracker import TAG_KIND, NullTracker, Tracker, confusion_figure
@@ -134,6 +135,9 @@ def _execute(req: RunRequest, echo: Callable[[str], None], dist: DistributedInfo
     if dist.enabled and not method_cls.data_parallel:
         echo(f"  note: {method_cls.name} does not train data-parallel: each process adapts on all the data; "
              f"only evaluation is split")
+    # The store is checked before any weights or data are loaded: a store that cannot be used fails
+    # the command in seconds, naming the fix (one MLflow record per run, written by rank 0).
+    tracker = Tracker(opts.tracking_uri) if dist.is_main else NullTracker()
     backbone = load_backbone(spec, device=device)
     method_cls(config).check_backbone(backbone, dataset)  # e.g. prompts that cannot fit: refused now
     _warn_undeclared_small_images(method_cls, dataset, tasks[0], echo)
@@ -142,7 +146,6 @@ def _execute(req: RunRequest, echo: Callable[[str], None], dist: DistributedInfo
     configure_backends(device)
     channels_last = wants_channels_last(opts.channels_last, device, backbone.model)
     prepare_model(backbone.model, channels_last, opts.compile)  # run copies inherit both
-    tracker = Tracker(opts.tracking_uri) if dist.is_main else NullTracker()  # one MLflow record per run
     common = {
         "udabench.method": method_cls.name, "udabench.setting": str(method_cls.setting),
         "udabench.fidelity": method_cls.fidelity, "udabench.dataset": dataset_cls.name,
@@ -252,7 +255,9 @@ def _run_one(command: _Command, task: Task, seed: int) -> TaskRecord:
 
         try:
             result = run_task(method_cls, config, dataset, task, seed, backbone, ctx,
-                              on_adapted=adapted, skip_bad_images=opts.skip_bad_images)
+                              on_adapted=adapted, skip_bad_images=opts.skip_bad_images,
+                              select_every=opts.select_every, validators=get_registry().validators,
+                              source_holdout=opts.source_holdout)
         except BaseException:
             if dist.enabled:  # what rank 0 measured before the failure, without the collective
                 method_metrics.flush_local()
@@ -263,6 +268,8 @@ def _run_one(command: _Command, task: Task, seed: int) -> TaskRecord:
             echo(f"  warning: {task.name} seed {seed}: skipped {skipped} unreadable image(s) "
                  f"(--skip-bad-images), e.g. {', '.join(examples[:2])}")
         run.log_metrics({k: v for k, v in result.metrics.items() if not k.startswith("adapt")})
+        for epoch, scores in result.history:
+            run.log_metrics(scores, step=epoch)
         run.set_tags(result.extra_tags)
         run.log_text(per_class_csv(result), "per_class_accuracy.csv")
         fig = confusion_figure(result.confusion, result.classes, f"{method_cls.name} {task.name} seed {seed}")
@@ -276,14 +283,21 @@ def _run_one(command: _Command, task: Task, seed: int) -> TaskRecord:
 PROTOCOL_METRICS = frozenset({"top1", "mean_class_acc", "eval_images_per_s", "eval_s", "eval_data_wait_s",
                               "eval_images", "adapt_images_per_s", "adapt_images", "adapt_s",
                               "adapt_data_wait_s", "peak_mem_mb", "wall_s",
-                              "cache_hit", "cache_lookups", "eval_from_cache"})
+                              "cache_hit", "cache_lookups", "eval_from_cache", *SELECTION_METRICS})
+#: Prefixes of the metrics model selection writes: ``top1_<rule>``, ``epoch_<rule>``, ``select/...``.
+PROTOCOL_PREFIXES = ("top1_", "epoch_", "select/")
+
+
+def protocol_owned(name: str) -> bool:
+    """Whether a metric name is the protocol's: a method may not log it."""
+    return name in PROTOCOL_METRICS or name.startswith(PROTOCOL_PREFIXES)
 
 
 def method_metric_logger(run):
     """``ctx.log_metrics`` for a method: anything but the protocol's own metric names, passed on
     to ``run.log_metrics`` (a TrackedRun, or RankMeanMetrics under torchrun)."""
     def log(metrics: dict, step: int | None = None) -> None:
-        clash = PROTOCOL_METRICS.intersection(metrics)
+        clash = {name for name in metrics if protocol_owned(name)}
         if clash:
             raise PluginError(f"a method may not log {sorted(clash)}: the protocol owns those names; "
                               f"log under a prefix such as 'train/{sorted(clash)[0]}'")

@@ -6,7 +6,8 @@ This module is the only place that
   row in ``settings.DATA_RULES``): target labels never leave it except into
   ``evaluate``;
 * evaluates (``evaluate``): the classifier the method returned, on the
-  target's evaluation split, last epoch only, no model selection.
+  target's evaluation split (``top1``: the last state), and, through ``selection``, every
+  state the method handed over at an epoch's end (the oracle and the label-free validators).
 """
 
 from __future__ import annotations
@@ -20,28 +21,39 @@ import numpy as np
 from ..model.backbone import ClipBackbone
 from ..contract.config import Config
 from .context import RunContext, seed_everything
-from ..data.images import ImageList, TargetView, sample_shots
+from ..data.images import ImageList, TargetView, sample_shots, stratified_split
 from ..contract.dataset import Dataset, Task
 from .distributed import combine_meters
 from ..contract.errors import DataError, PluginError
 from .measure import PeakMemory, ThroughputMeter, timed
 from ..contract.method import AdaptData, Method
 from .metrics import summarize
+from .scoring import logits_of, predict, scores_on_features  # noqa: F401 (predict, scores_on_features: re-exported)
+from .selection import Selection, validators_for
 from ..contract.settings import DATA_RULES, Setting
 
 
 @dataclass
 class EvalSet:
-    """The target images the protocol scores, with their labels: never handed to a method."""
+    """The target images the protocol scores, with their labels: never handed to a method. For
+    model selection, also the target images the method adapts on (``target``; their labels are
+    read by no one) and the labeled source slice held out from the method (``source_holdout``)."""
 
     images: ImageList
     excluded: int = 0  # few-shot support images removed from a transductive evaluation set
     skipped: list[str] = field(default_factory=list)  # unreadable image files dropped (skip_bad_images)
+    target: ImageList | None = None
+    target_is_evaluation: bool = False  # a transductive benchmark: the same images
+    source_holdout: ImageList | None = None
 
 
 def build_adapt_data(method_cls: type[Method], config: Config, dataset: Dataset, task: Task,
-                     seed: int, skip_bad_images: bool = False) -> tuple[AdaptData, EvalSet]:
+                     seed: int, skip_bad_images: bool = False,
+                     source_holdout: float = 0.0) -> tuple[AdaptData, EvalSet]:
     """Hand the method exactly what its setting allows; keep the evaluation set for ourselves.
+
+    ``source_holdout``: the fraction of every source class held out from the method (drawn from
+    ``seed``) for the source-accuracy validator; 0: the method sees the whole source.
 
     ``skip_bad_images``: drop the image files PIL cannot read from every list the run reads
     (``ImageList.without_unreadable``), recording their paths in ``EvalSet.skipped``; by
@@ -69,9 +81,12 @@ def build_adapt_data(method_cls: type[Method], config: Config, dataset: Dataset,
         hflip_ok=dataset.hflip_ok,
     )
     evaluation = load(task.target, dataset.eval_split)
-    excluded = 0
+    excluded, adapt, holdout = 0, None, None
     if wants_source:
         data.source = load(task.source, dataset.train_split)
+        if source_holdout > 0:
+            held, kept = stratified_split(data.source.labels, source_holdout, seed)
+            data.source, holdout = data.source.subset(kept), data.source.subset(held)
     if wants_target:
         adapt = load(task.target, dataset.adapt_split)
         data.target = TargetView(adapt.source, task.target, seed)  # the pixels only: labels stay here
@@ -84,7 +99,8 @@ def build_adapt_data(method_cls: type[Method], config: Config, dataset: Dataset,
         if dataset.adapt_split == dataset.eval_split:  # transductive: the shots are never scored
             keep = np.setdiff1d(np.arange(len(evaluation)), picked)
             evaluation, excluded = evaluation.subset(keep), len(picked)
-    return data, EvalSet(evaluation, excluded, list(skipped))
+    return data, EvalSet(evaluation, excluded, list(skipped), adapt,
+                         adapt is not None and dataset.adapt_split == dataset.eval_split and not excluded, holdout)
 
 
 #: Run tags of ``--skip-bad-images``: how many image files were dropped, and the first few paths.
@@ -106,72 +122,7 @@ class EvalResult:
     per_class: np.ndarray
     confusion: np.ndarray
     meter: ThroughputMeter
-
-
-def predict(classifier: Callable, images: ImageList, backbone: ClipBackbone, ctx: RunContext,
-            meter: ThroughputMeter) -> np.ndarray:
-    """Argmax predictions of ``classifier`` on ``images`` (eval preprocessing, no gradients)."""
-    import torch
-
-    if isinstance(classifier, torch.nn.Module):
-        classifier.eval()
-    if scores_on_features(classifier, backbone):
-        return _predict_from_features(classifier, images, backbone, ctx, meter)
-    loader = ctx.loader(images.dataset(backbone.preprocess), batch_size=ctx.eval_batch_size)
-    preds = []
-    with torch.inference_mode(), ctx.autocast(), timed(meter):
-        for x, _ in ctx.progress(meter.iterate(loader), desc="evaluate", total=len(loader)):
-            logits = classifier(ctx.to_device(x))
-            _check_logits(logits, images.num_classes)
-            preds.append(logits.argmax(1).cpu())
-    return torch.cat(preds).numpy() if preds else np.zeros(0, np.int64)
-
-
-def scores_on_features(classifier: Callable, backbone: ClipBackbone) -> bool:
-    """Whether ``classifier`` may be scored on the loaded backbone's image features (from the
-    feature cache when there is one): a ``FeatureHead`` that keeps its ``forward`` and
-    ``features``, over an image tower that is the loaded one, unchanged (``same_tower``)."""
-    from ..model.backbone import same_tower
-    from ..model.classifiers import FeatureHead
-
-    if not isinstance(classifier, FeatureHead):
-        return False
-    kind = type(classifier)
-    if kind.forward is not FeatureHead.forward or kind.features is not FeatureHead.features:
-        return False
-    return same_tower(classifier.model, backbone.model, "visual")
-
-
-def _predict_from_features(classifier, images: ImageList, backbone: ClipBackbone, ctx: RunContext,
-                           meter: ThroughputMeter) -> np.ndarray:
-    """``predict`` for a FeatureHead on the frozen tower: embed once (or read the cache), then
-    the head, batch by batch as ``forward`` would see them: the same logits, bit for bit."""
-    import torch
-
-    from ..model.features import extract_features
-
-    encoding = ThroughputMeter(ctx.device)
-    cache = backbone.feature_cache
-    hits = cache.hits if cache is not None else 0
-    with timed(meter):
-        feats, _ = extract_features(backbone, images, ctx, desc="evaluate", meter=encoding)
-        meter.from_cache = cache is not None and cache.hits > hits
-        meter.data_wait_s += encoding.data_wait_s
-        preds = []
-        with torch.inference_mode():
-            for start in range(0, len(feats), ctx.eval_batch_size):
-                f = ctx.to_device(feats[start:start + ctx.eval_batch_size])
-                logits = classifier.logits_from_features(f)
-                _check_logits(logits, images.num_classes)
-                meter.add(len(f))
-                preds.append(logits.argmax(1).cpu())
-    return torch.cat(preds).numpy() if preds else np.zeros(0, np.int64)
-
-
-def _check_logits(logits, num_classes: int) -> None:
-    if logits.ndim != 2 or logits.shape[1] != num_classes:
-        raise PluginError(f"the classifier returned logits of shape {tuple(logits.shape)}; "
-                          f"expected (batch, {num_classes})")
+    logits: "torch.Tensor | None" = None  # (N, C), in one process (None under torchrun)
 
 
 def evaluate(classifier: Callable, evaluation: EvalSet, backbone: ClipBackbone, ctx: RunContext) -> EvalResult:
@@ -180,15 +131,17 @@ def evaluate(classifier: Callable, evaluation: EvalSet, backbone: ClipBackbone, 
     images = evaluation.images
     if ctx.dist.enabled:  # under torchrun each process scores a contiguous shard, in rank order
         images = images.subset(ctx.dist.shard(len(images)))
-    preds = predict(classifier, images, backbone, ctx, meter)
+    logits = logits_of(classifier, images, backbone, ctx, meter)
+    preds = logits.argmax(1).numpy()
     if ctx.dist.enabled:  # the whole set's predictions, in its order, on every process
         preds, meter = np.concatenate(ctx.dist.all_gather(preds)), combine_meters(ctx.dist, meter)
+        logits = None
     s = summarize(evaluation.images.labels, preds, evaluation.images.num_classes)
     metrics = {"top1": s["top1"], "mean_class_acc": s["mean_class_acc"],
                "eval_images_per_s": meter.images_per_s, "eval_s": meter.wall_s,
                "eval_data_wait_s": meter.data_wait_s, "eval_images": len(preds),
                "eval_from_cache": float(meter.from_cache)}
-    return EvalResult(metrics, s["per_class"], s["confusion"], meter)
+    return EvalResult(metrics, s["per_class"], s["confusion"], meter, logits)
 
 
 @dataclass
@@ -199,14 +152,23 @@ class RunResult:
     classes: tuple[str, ...]
     config: Config
     extra_tags: dict = field(default_factory=dict)
+    #: (epoch, metrics) of every state the selection scored: ``select/...`` metric histories.
+    history: list = field(default_factory=list)
 
 
 def run_task(method_cls: type[Method], config: Config, dataset: Dataset, task: Task, seed: int,
              backbone: ClipBackbone, ctx: RunContext,
-             on_adapted: Callable[[dict], None] | None = None, skip_bad_images: bool = False) -> RunResult:
+             on_adapted: Callable[[dict], None] | None = None, skip_bad_images: bool = False,
+             select_every: int = 1, validators: dict[str, type] | None = None,
+             source_holdout: float = 0.0) -> RunResult:
     """Build the data, adapt, evaluate. ``on_adapted`` receives the adaptation metrics as soon
     as they exist, so they are recorded even if evaluation then fails. ``skip_bad_images``: see
-    ``build_adapt_data``; the count and the first paths skipped become run tags."""
+    ``build_adapt_data``; the count and the first paths skipped become run tags.
+
+    Model selection (``selection``): every ``select_every``-th epoch the method hands over, and
+    the state it returns, are scored; 0 turns it off (and so does torchrun, for now). The
+    ``validators`` (name -> Validator class) the method's setting allows choose label-free;
+    ``source_holdout`` of the source is held out from the method for the source ones."""
     import torch
 
     t0 = time.perf_counter()
@@ -214,11 +176,22 @@ def run_task(method_cls: type[Method], config: Config, dataset: Dataset, task: T
     cache = backbone.feature_cache
     lookups_before = (cache.hits, cache.misses) if cache is not None else None
     with PeakMemory(ctx.device) as memory:
-        data, evaluation = build_adapt_data(method_cls, config, dataset, task, seed, skip_bad_images)
+        data, evaluation = build_adapt_data(method_cls, config, dataset, task, seed, skip_bad_images,
+                                            source_holdout)
+        selection = None
+        if select_every > 0 and not ctx.dist.enabled:
+            selection = Selection(evaluation.images, evaluation.target, evaluation.target_is_evaluation,
+                                  evaluation.source_holdout,
+                                  validators_for(method_cls.setting, validators or {}, evaluation.source_holdout
+                                                 is not None), backbone, ctx, select_every)
+            ctx.on_epoch_end = selection.on_epoch_end
         model = backbone.fresh_copy()
         method = method_cls(config)
+        ctx.method_name, ctx.finite_loss = method_cls.name, not method_cls.allows_nonfinite_loss
         with timed(ctx.meter):
             classifier = method.adapt(ctx, model, data)
+            ctx.check_loss()  # the last step's loss: a diverged run fails here, before it is scored
+        ctx.on_epoch_end = None
         model.model.eval()  # also when the classifier is a closure over the model
         adapting = combine_meters(ctx.dist, ctx.meter, split=ctx.data_parallel)  # ctx.meter in one process
         adapt_metrics = {"adapt_s": adapting.wall_s, "adapt_data_wait_s": adapting.data_wait_s}
@@ -231,8 +204,12 @@ def run_task(method_cls: type[Method], config: Config, dataset: Dataset, task: T
         if on_adapted:
             on_adapted(adapt_metrics)
         result = evaluate(classifier, evaluation, backbone, ctx)  # our preprocessing, not the method's copy
+        if selection is not None:
+            selection.add_last(classifier, result.logits, ctx.epochs_ended)
     peak_mb = max(ctx.dist.all_gather(memory.mb))  # the largest process's
     metrics = {**adapt_metrics, **result.metrics, "peak_mem_mb": peak_mb, "wall_s": time.perf_counter() - t0}
+    if selection is not None:
+        metrics.update(selection.metrics())
     if lookups_before is not None:
         hits, misses = cache.hits - lookups_before[0], cache.misses - lookups_before[1]
         # The fraction of this run's feature-cache lookups that were served from disk.
@@ -241,4 +218,5 @@ def run_task(method_cls: type[Method], config: Config, dataset: Dataset, task: T
     tags = {"udabench.eval_excluded_shots": str(evaluation.excluded)} if evaluation.excluded else {}
     if skip_bad_images:
         tags.update(skipped_tags(evaluation.skipped))
-    return RunResult(metrics, result.per_class, result.confusion, tuple(dataset.classes), config, tags)
+    return RunResult(metrics, result.per_class, result.confusion, tuple(dataset.classes), config, tags,
+                     selection.history() if selection is not None else [])

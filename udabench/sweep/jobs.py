@@ -25,6 +25,8 @@ SWEEP_TAG = "udabench.sweep"
 #: Statuses of a job, as the store tells them. "missing": no run, or only runs that were
 #: interrupted or are (or were, until their process died) still running.
 FINISHED, FAILED, MISSING = "finished", "failed", "missing"
+#: ``JobState.run_status`` of a RUNNING run whose heartbeat stopped (its process died).
+DEAD = "RUNNING (dead: no heartbeat)"
 PER_KEY_QUERIES = 8  # up to this many keys, ask the store for each; beyond, read the dataset's runs
 
 
@@ -184,6 +186,12 @@ def _fold(state: JobState, run) -> None:
     state.run_status, state.run_id = status, run.info.run_id
     state.status = FAILED if status == "FAILED" else MISSING
     state.error = run.data.tags.get("udabench.error", "")
+    if status == "RUNNING":
+        from ..tracking.tracker import dead_reason, dead_since
+
+        last = dead_since(run)
+        if last is not None:  # its process died: the job is run again, and the table says why
+            state.run_status, state.error = DEAD, dead_reason(last)
 
 
 def _sqlite_file_missing(uri: str) -> bool:

@@ -11,7 +11,8 @@ precision). Within a row, each (task, seed) counts once:
   (the rule ``udabench sweep`` uses for its jobs): a failed attempt that was run again
   successfully is not a failure of the row.
 
-Runs still RUNNING (or whose process died without ending them) are left out. A row whose runs
+Runs still RUNNING are left out; one whose heartbeat stopped (its process died without ending it,
+``tracker.dead_since``) counts as failed, with that reason. A row whose runs
 all failed is still a row, with empty cells and its failed count.
 
 Rows are labelled by what their configuration changes: ``dapl (lr=0.001, epochs=5)`` names
@@ -36,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from .references import Reference, references_for
-from .tracker import _param_value
+from .tracker import _param_value, dead_reason, dead_since
 
 #: tabulate's name for each text format.
 FORMATS = {"simple": "simple", "github": "github", "latex": "latex", "csv": "csv", "plain": "plain"}
@@ -84,7 +85,46 @@ def failure_reason(run) -> str:
     """One line for why a run did not finish: its error's first line, or that it was interrupted."""
     if run.info.status == "KILLED":
         return "interrupted (KILLED)"
+    if run.info.status == "RUNNING":
+        last = dead_since(run)
+        if last is not None:
+            return dead_reason(last)
     return first_line(run.data.tags.get(ERROR_TAG, "")) or "FAILED, no error recorded"
+
+
+def reference_label(ref: Reference) -> str:
+    """A paper's row, with how it chose the state it reports (its model selection)."""
+    return f"{ref.label} [paper; selection: {ref.selection}]"
+
+
+def metric_value(metrics: Mapping[str, float], metric: str) -> float | None:
+    """A run's value of ``metric``; for a selection metric (``top1_<rule>``) of a run with one
+    scored state (nothing to choose from: zero-shot, a probe), that state's ``top1``."""
+    if metric in metrics:
+        return metrics[metric]
+    if metric.startswith("top1_") and metrics.get("epochs_scored") == 1.0:
+        return metrics.get("top1")
+    return None
+
+
+def selection_gaps(runs, rules: list[str]) -> tuple[list[str], list[list[str]]]:
+    """Per method (and configuration) that trained over several scored epochs: how many points
+    below the oracle (the best epoch by target test accuracy) each rule's choice lands, averaged
+    over its finished task runs (tasks and seeds): "last" and each label-free validator."""
+    gaps: dict[tuple, dict[str, list[float]]] = {}
+    for run in runs:
+        m, t = run.data.metrics, run.data.tags
+        if run.info.status != "FINISHED" or "top1_oracle" not in m or m.get("epochs_scored", 0) < 2:
+            continue
+        row = gaps.setdefault((t.get("udabench.method", "?"), t.get("udabench.config_hash", "")[:10]), {})
+        for rule in ["last", *rules]:
+            value = m.get("top1" if rule == "last" else f"top1_{rule}")
+            if value is not None:
+                row.setdefault(rule, []).append(m["top1_oracle"] - value)
+    header = ["method", "config", "last", *rules, "runs"]
+    rows = [[method, config, *[f"{np.mean(g[r]):.1f}" if r in g else "" for r in ["last", *rules]],
+             str(max(len(v) for v in g.values()))] for (method, config), g in sorted(gaps.items())]
+    return header, rows
 
 
 def collect(runs, metric: str, defaults: Mapping[str, Mapping[str, Any]] | None = None) -> list[Entry]:
@@ -97,8 +137,8 @@ def collect(runs, metric: str, defaults: Mapping[str, Mapping[str, Any]] | None 
     failed: list[tuple[tuple, tuple, str]] = []
     for run in runs:  # newest first
         status = run.info.status
-        if status != "FINISHED" and status not in FAILED_STATUSES:
-            continue  # running, or died running: not a result, not (yet) a failure
+        if status != "FINISHED" and status not in FAILED_STATUSES and dead_since(run) is None:
+            continue  # running: not a result, not (yet) a failure
         t = run.data.tags
         key = (t.get("udabench.method"), t.get("udabench.backbone"), t.get("udabench.config_hash"),
                t.get("udabench.weights"), t.get("udabench.precision"))
@@ -112,11 +152,12 @@ def collect(runs, metric: str, defaults: Mapping[str, Mapping[str, Any]] | None 
             failed.append((key, slot, failure_reason(run)))
             continue
         finished.add(slot)
-        if slot in taken or metric not in run.data.metrics:
+        value = metric_value(run.data.metrics, metric)
+        if slot in taken or value is None:
             continue
         taken.add(slot)
         m = run.data.metrics
-        e.per_task[t.get("udabench.task")].append(m[metric])
+        e.per_task[t.get("udabench.task")].append(value)
         for name, bucket in (("eval_images_per_s", e.eval_ips), ("adapt_images_per_s", e.adapt_ips),
                              ("peak_mem_mb", e.peak_mem)):
             if name == "eval_images_per_s" and m.get("eval_from_cache"):
@@ -272,7 +313,7 @@ def records(entries: list[Entry], task_names: list[str], dataset: str, metric: s
 
 def _reference_record(ref: Reference, task_names: list[str], dataset: str, metric: str) -> dict[str, Any]:
     return {"dataset": dataset, "metric": metric, "reference": True, "source": ref.source,
-            "method": ref.method, "label": f"{ref.label} [paper]", "fidelity": "", "backbone": ref.backbone,
+            "method": ref.method, "label": reference_label(ref), "fidelity": "", "backbone": ref.backbone,
             "config": "", "precision": "", "weights": "", "overrides": {},
             "tasks": {t: {"mean": ref.values.get(t), "std": None, "n": None} for t in task_names},
             "avg": ref.values.get("avg"), "complete": all(t in ref.values for t in task_names),
@@ -312,12 +353,12 @@ def build_table(entries: list[Entry], task_names: list[str], dataset: str,
     if references:
         for ref in references_for(dataset):
             if csv:
-                rows.append([ref.method, f"{ref.label} [paper]", ref.backbone, "", "", "",
+                rows.append([ref.method, reference_label(ref), ref.backbone, "", "", "",
                              *[c for t in task_names for c in (num(ref.values.get(t)), "", "")],
                              num(ref.values.get("avg")), str(all(t in ref.values for t in task_names)).lower(),
                              "", "", "", "", ""])
             else:
-                rows.append([f"{ref.label} [paper]", ref.backbone, "",
+                rows.append([reference_label(ref), ref.backbone, "",
                              *[f"{ref.values[t]:.1f}" if t in ref.values else "" for t in task_names],
                              f"{ref.values['avg']:.1f}" if "avg" in ref.values else "", "", "", "", "", ""])
     return header, rows

@@ -16,6 +16,7 @@ from udabench import Registry
 from udabench.testing import check_dataset, check_method
 from udabench_entropy_min.dataset import ShapesMini
 from udabench_entropy_min.method import EntropyMin, entropy
+from udabench_entropy_min.validator import MeanConfidence, mean_confidence
 
 
 def test_the_method_and_the_dataset_register_through_the_entry_point_group():
@@ -25,6 +26,7 @@ def test_the_method_and_the_dataset_register_through_the_entry_point_group():
     assert reg.datasets["shapes-mini"] is ShapesMini
     assert reg.origin[("method", "entropy-min")].distribution == "udabench-entropy-min"
     assert reg.origin[("dataset", "shapes-mini")].distribution == "udabench-entropy-min"
+    assert reg.validators["mean-confidence"] is MeanConfidence
     assert not reg.failed()
 
 
@@ -51,5 +53,24 @@ def test_the_dataset_is_deterministic_and_balanced():
 
 
 def test_a_run_through_the_cli(tmp_path):
+    """entropy-min is source-free: the unlabeled target is allowed, so this package's validator
+    (registered like the built-in ones) chooses an epoch in the run, beside them."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path}/m.db"
     assert main(["run", "--method", "entropy-min", "--dataset", "digits", "--task", "printed2handwritten",
-                 "--seeds", "0", "--tracking-uri", f"sqlite:///{tmp_path}/m.db", "--no-progress"]) == 0
+                 "--seeds", "0", "--tracking-uri", uri, "--no-progress"]) == 0
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("digits")
+    (run,) = [r for r in client.search_runs([exp.experiment_id]) if r.data.tags.get("udabench.kind") == "task"]
+    assert {"top1_mean-confidence", "top1_entropy", "top1_oracle"} <= set(run.data.metrics)
+
+
+def test_mean_confidence_against_a_hand_worked_value():
+    import numpy as np
+
+    from udabench import SelectionView
+
+    probs = np.array([[0.9, 0.1], [0.4, 0.6]])  # max: 0.9 and 0.6 -> mean 0.75
+    assert mean_confidence(probs) == pytest.approx(0.75)
+    assert MeanConfidence().score(SelectionView(target_probs=probs)) == pytest.approx(0.75)

@@ -58,6 +58,7 @@ class EntropyMin(Method):
                     loss = entropy(classifier(ctx.to_device(x)))
                 ctx.step(loss, opt)
                 ctx.log_metrics({"train/entropy": loss.item()}, epoch * len(loader) + i)
+            ctx.epoch_end(classifier)  # the protocol scores each epoch: oracle and label-free validators
         return classifier  # the protocol puts it in eval mode and evaluates it
 
 

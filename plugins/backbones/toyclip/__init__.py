@@ -23,7 +23,7 @@ class ToyClip(Backbone):
         return spec == cls.name or spec.startswith(cls.name + ":")
 
     def load(self, spec: str, device: str = "cpu"):
-        from udabench import ClipBackbone, WeightsUnavailableError, file_digest
+        from udabench import ClipBackbone, WeightsUnavailableError, file_digest, reading_weights
 
         from .model import WEIGHTS, build_model, build_preprocess, build_tokenizer
 
@@ -33,7 +33,10 @@ class ToyClip(Backbone):
             raise WeightsUnavailableError(
                 f"backbone {spec!r}: weights file {weights} is missing. Reinstall udabench, or regenerate "
                 f"it: python -m udabench_plugins.backbones.toyclip.pretrain --out {weights.parent}")
-        model = build_model(pretrained=str(weights), device=device).eval()
+        with reading_weights(spec, weights, "a toyclip checkpoint: a state dict of the toyclip architecture, as "
+                                            ".safetensors (as the shipped toyclip.safetensors) or a .pt saved with "
+                                            "torch.save(model.state_dict())"):
+            model = build_model(pretrained=str(weights), device=device).eval()
         return ClipBackbone(model, build_preprocess(), build_tokenizer(), spec, file_digest(weights))
 
 
