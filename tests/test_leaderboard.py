@@ -253,7 +253,7 @@ def test_csv_has_mean_std_and_n_columns(store, capsys):
 def test_list_as_json_names_every_builtin(capsys):
     assert main(["list", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert set(data) == {"methods", "datasets", "backbones", "launchers", "failed_plugins"}
+    assert set(data) == {"methods", "datasets", "backbones", "launchers", "validators", "failed_plugins"}
     methods = {m["name"]: m for m in data["methods"]}
     assert BUILTIN_METHODS <= set(methods), BUILTIN_METHODS - set(methods)
     zs = methods["zeroshot"]
