@@ -283,7 +283,7 @@ def test_a_locked_sqlite_store_fails_with_the_fix_and_never_reads_finished():
         def log_batch(self, run_id, **kw):
             raise MlflowException("(sqlite3.OperationalError) database is locked")
 
-        def set_terminated(self, run_id, status):
+        def set_terminated(self, run_id, status, end_time=None):
             self.terminated.append(status)
 
     raw = LockedClient()
