@@ -42,9 +42,10 @@ def test_builtin_digits_dataset_conforms():
 
 
 def test_every_builtin_dataset_is_covered():
+    from miniatures import builders
     from test_real_datasets import E2E
 
-    assert set(get_registry().datasets) == {"digits"} | {name for name, _, _ in E2E}
+    assert set(get_registry().datasets) == {"digits"} | {name for name, _, _ in E2E} | set(builders())
 
 
 @pytest.mark.parametrize("name", ["office31", "officehome", "officehome-tllib", "visda2017", "domainnet",

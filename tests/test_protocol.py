@@ -87,7 +87,7 @@ class TransductiveDigits(Digits):
     """Digits with the Office-31 protocol: adapt on and evaluate on the whole domain."""
 
     name = "digits-transductive"
-    adapt_split = eval_split = "all"
+    train_split = adapt_split = eval_split = "all"
 
 
 @pytest.mark.parametrize("dataset,pool", [(Digits(), "train"), (TransductiveDigits(), "all")])

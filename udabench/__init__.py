@@ -38,6 +38,7 @@ _EXPORTS = {
     "Registry": "contract.registry", "get_registry": "contract.registry",
     "FolderDataset": "data.folders", "Layout": "data.folders", "WHOLE_DOMAIN": "data.folders",
     "pair_tasks": "data.folders", "named_tasks": "data.folders", "prompt_name": "data.folders",
+    "SplitFileDataset": "data.splitfiles", "read_split_zhou": "data.splitfiles",
     "RunOptions": "protocol.options", "terminate_as_interrupt": "protocol.signals",
     "Validator": "contract.validator", "SelectionView": "contract.validator",
     "Job": "sweep.jobs", "JobOutcome": "sweep.jobs", "run_job": "sweep.jobs", "run_jobs": "sweep.jobs",
@@ -64,6 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .model.weights import create_open_clip, file_digest, reading_weights, split_spec
     from .contract.registry import Registry, get_registry
     from .data.folders import WHOLE_DOMAIN, FolderDataset, Layout, named_tasks, pair_tasks, prompt_name
+    from .data.splitfiles import SplitFileDataset, read_split_zhou
     from .protocol.options import RunOptions
     from .protocol.signals import terminate_as_interrupt
     from .contract.validator import SelectionView, Validator

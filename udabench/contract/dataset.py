@@ -6,7 +6,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Mapping
 
 from .errors import PluginError, UnknownNameError
 from .names import unknown_message
@@ -14,11 +14,34 @@ from .names import unknown_message
 
 @dataclass(frozen=True)
 class Task:
-    """One single-source adaptation task: train on ``source``, adapt to and evaluate on ``target``."""
+    """One task: train on ``source``, adapt to and evaluate on ``target``.
+
+    Three kinds, one type:
+
+    * adaptation (``A2W``): two domains of one dataset;
+    * single-domain (``caltech101``): ``source == target``, the dataset's one domain: few-shot
+      methods take their shots from its train split, and it is scored on its test split; settings
+      that need a labeled source apart from the target (uda, source-only) refuse it;
+    * cross-dataset (``imagenet-a``, shots from ImageNet scored on ImageNet-A): ``shots_from``
+      is ``"source"``, so a few-shot method's K labeled shots come from the source's train split
+      (CoOp's domain-generalisation protocol); for every other setting it is an adaptation task.
+    """
 
     name: str
     source: str
     target: str
+    #: Which domain a few-shot method's shots are drawn from: "target" (K labeled target images per
+    #: class, the few-shot adaptation setting) or "source" (trained on the source, scored on the target).
+    shots_from: str = "target"
+
+    @property
+    def single_domain(self) -> bool:
+        return self.source == self.target
+
+    @property
+    def shot_domain(self) -> str:
+        """The domain whose train split a few-shot method's shots come from."""
+        return self.source if self.shots_from == "source" else self.target
 
 
 #: Kinds of data a method may keep a hyperparameter profile for (``Method.profiles``).
@@ -65,6 +88,14 @@ class Dataset:
     train_split: ClassVar[str] = "train"
     adapt_split: ClassVar[str] = "train"
     eval_split: ClassVar[str] = "test"
+    #: A labeled split for choosing hyperparameters (CoOp's ``val``), or None. Few-shot methods get
+    #: the shot domain's val split as ``AdaptData.val``; no method is ever handed the eval split.
+    val_split: ClassVar[str | None] = None
+    #: Domain -> the labels (positions in ``classes``) its images can have, for a domain that holds
+    #: only some of the classes (ImageNet-A and -R: 200 of ImageNet's 1,000). The protocol scores
+    #: such a domain over those classes only (the classifier's other logits are dropped); methods
+    #: are never told which classes are kept. Domains not named hold every class.
+    domain_classes: ClassVar[Mapping[str, tuple[int, ...]]] = {}
     default_backbone: ClassVar[str] = "ViT-B-16:openai"
     #: Whether a horizontal flip keeps an image's class (not for digits).
     hflip_ok: ClassVar[bool] = True
@@ -101,6 +132,11 @@ class Dataset:
         return cls.domain_prompt_names.get(domain, domain.replace("_", " "))
 
     @classmethod
+    def single_domain(cls) -> bool:
+        """Whether this is a one-domain benchmark (CoOp's few-shot datasets): one task, its own name."""
+        return len(cls.domains) == 1
+
+    @classmethod
     def task(cls, name: str) -> Task:
         """A standard task by name, or any ``<source>2<target>`` pair of known domains."""
         for t in cls.tasks:
@@ -132,6 +168,16 @@ class Dataset:
                 if domain not in cls.domains:
                     raise PluginError(f"{where}: task {t.name!r} names the {role} domain {domain!r}, which "
                                       f"is not in `domains` ({', '.join(map(str, cls.domains))})")
+            if t.shots_from not in ("target", "source"):
+                raise PluginError(f"{where}: task {t.name!r}: shots_from must be 'target' or 'source', "
+                                  f"got {t.shots_from!r}")
+        for domain, labels in cls.domain_classes.items():
+            if domain not in cls.domains:
+                raise PluginError(f"{where}: domain_classes names {domain!r}, which is not in `domains`")
+            if not labels or len(set(labels)) != len(labels) or not all(
+                    isinstance(i, int) and 0 <= i < len(cls.classes) for i in labels):
+                raise PluginError(f"{where}: domain_classes[{domain!r}] must be distinct labels in "
+                                  f"0..{len(cls.classes) - 1}")
         for tpl in cls.templates:
             if tpl.count("{}") != 1:
                 raise PluginError(f"{where}: template {tpl!r} needs exactly one '{{}}'")

@@ -42,6 +42,9 @@ class AdaptData:
     source: ImageList | None = None
     target: TargetView | None = None
     shots: ImageList | None = None
+    #: Few-shot only, when the dataset has a ``val_split``: the shot domain's labeled validation
+    #: images, for choosing hyperparameters (never the evaluation split).
+    val: ImageList | None = None
     hflip_ok: bool = True
 
     @property

@@ -249,9 +249,14 @@ def report(dataset_cls, root: Path, verify: bool = False, progress: bool = True,
     echo(f"  domains: {', '.join(dataset_cls.domains)}")
     echo(f"  tasks:   {' '.join(t.name for t in dataset_cls.tasks)}")
     echo(f"  classes: {len(classes)} (label order: {order}, ... {len(classes) - 1} {classes[-1]})")
-    echo(f"  splits:  source trains on '{dataset_cls.train_split}', target adapts on "
-         f"'{dataset_cls.adapt_split}', evaluation on '{dataset_cls.eval_split}'; "
-         f"headline metric {dataset_cls.headline_metric}")
+    if dataset_cls.single_domain():
+        val = f", hyperparameters chosen on '{dataset_cls.val_split}'" if dataset_cls.val_split else ""
+        echo(f"  splits:  few-shot shots from '{dataset_cls.train_split}'{val}, evaluation on "
+             f"'{dataset_cls.eval_split}'; headline metric {dataset_cls.headline_metric}")
+    else:
+        echo(f"  splits:  source trains on '{dataset_cls.train_split}', target adapts on "
+             f"'{dataset_cls.adapt_split}', evaluation on '{dataset_cls.eval_split}'; "
+             f"headline metric {dataset_cls.headline_metric}")
     if getattr(dataset_cls, "layout_text", ""):
         echo("\nExpected layout:\n" + dataset_cls.layout_text)
     echo(f"\nSource: {dataset_cls.source_info or '(not given)'}")
@@ -268,7 +273,8 @@ def report(dataset_cls, root: Path, verify: bool = False, progress: bool = True,
 def check_root(dataset_cls, root: Path, verify: bool, progress: bool, echo: Callable[[str], None]) -> int:
     dataset = dataset_cls(root)
     expected = getattr(dataset_cls, "expected_counts", {})
-    splits = dict.fromkeys((dataset_cls.train_split, dataset_cls.adapt_split, dataset_cls.eval_split))
+    splits = dict.fromkeys(s for s in (dataset_cls.train_split, dataset_cls.adapt_split, dataset_cls.val_split,
+                                       dataset_cls.eval_split) if s is not None)
     status = 0
     for domain in dataset_cls.domains:
         for split in splits:

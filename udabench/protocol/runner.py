@@ -25,7 +25,7 @@ from ..model.feature_cache import FeatureCache
 from .measure import ThroughputMeter
 from .options import RunOptions
 from .selection import SELECTION_METRICS
-from .task import SKIPPED_EXAMPLES_TAG, SKIPPED_TAG, RunResult, run_task
+from .task import SKIPPED_EXAMPLES_TAG, SKIPPED_TAG, RunResult, check_data, check_tasks, run_task
 from ..contract.registry import get_registry, load_backbone
 from ..tracking.tracker import TAG_KIND, NullTracker, Tracker, confusion_figure
 
@@ -138,6 +138,8 @@ def _execute(req: RunRequest, echo: Callable[[str], None], dist: DistributedInfo
     # The store is checked before any weights or data are loaded: a store that cannot be used fails
     # the command in seconds, naming the fix (one MLflow record per run, written by rank 0).
     tracker = Tracker(opts.tracking_uri) if dist.is_main else NullTracker()
+    check_tasks(method_cls, dataset_cls, tasks)  # then the data, then the weights: the cheap checks first
+    check_data(method_cls, dataset, tasks)
     backbone = load_backbone(spec, device=device)
     method_cls(config).check_backbone(backbone, dataset)  # e.g. prompts that cannot fit: refused now
     _warn_undeclared_small_images(method_cls, dataset, tasks[0], echo)

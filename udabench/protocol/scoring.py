@@ -3,15 +3,36 @@ evaluation and for model selection alike."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-from ..contract.errors import PluginError
+from ..contract.errors import DataError, PluginError
 from ..data.images import ImageList
 from ..model.backbone import ClipBackbone
 from .context import RunContext
 from .measure import ThroughputMeter, timed
+
+
+@dataclass(frozen=True)
+class ClassSubset:
+    """The classifier outputs (labels of the dataset's full class list) a target domain is scored
+    on: the classifier predicts among these only, as CoOp and Tip-Adapter score ImageNet-A and -R."""
+
+    labels: tuple[int, ...]
+    num_classes: int  # the classifier's output width (the dataset's class count)
+
+    def relabel(self, images: ImageList) -> ImageList:
+        """``images`` with labels made positions in the subset (all must be in it)."""
+        position = np.full(self.num_classes, -1, np.int64)
+        position[list(self.labels)] = np.arange(len(self.labels))
+        labels = position[images.labels]
+        if (labels < 0).any():
+            bad = int(images.labels[np.flatnonzero(labels < 0)[0]])
+            raise DataError(f"an image has label {bad}, which is not among the {len(self.labels)} classes "
+                            f"this domain declares (Dataset.domain_classes)")
+        return ImageList(images.source, labels, len(self.labels))
 
 
 def predict(classifier: Callable, images: ImageList, backbone: ClipBackbone, ctx: RunContext,
@@ -21,9 +42,13 @@ def predict(classifier: Callable, images: ImageList, backbone: ClipBackbone, ctx
 
 
 def logits_of(classifier: Callable, images: ImageList, backbone: ClipBackbone, ctx: RunContext,
-              meter: ThroughputMeter, desc: str = "evaluate") -> "torch.Tensor":
+              meter: ThroughputMeter, desc: str = "evaluate", keep: ClassSubset | None = None) -> "torch.Tensor":
     """The logits (N, C) of ``classifier`` on ``images``, float32 on the CPU (eval preprocessing,
-    no gradients, the classifier in eval mode)."""
+    no gradients, the classifier in eval mode). ``keep``: only those outputs, in its order (the
+    classifier returns ``keep.num_classes``; ``images`` is labeled in the subset)."""
+    if keep is not None:
+        full = ImageList(images.source, np.asarray(keep.labels, np.int64)[images.labels], keep.num_classes)
+        return logits_of(classifier, full, backbone, ctx, meter, desc)[:, list(keep.labels)]
     import torch
 
     if isinstance(classifier, torch.nn.Module):

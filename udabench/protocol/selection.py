@@ -31,7 +31,7 @@ from ..model.backbone import ClipBackbone
 from .context import RunContext
 from .measure import ThroughputMeter
 from .metrics import summarize
-from .scoring import logits_of
+from .scoring import ClassSubset, logits_of
 
 #: Metrics the selection writes, besides ``top1_<validator>`` and ``epoch_<validator>``.
 SELECTION_METRICS = ("top1_oracle", "epoch_oracle", "epochs_scored")
@@ -61,7 +61,8 @@ class Selection:
 
     def __init__(self, evaluation: ImageList, target: ImageList | None, target_is_evaluation: bool,
                  source_holdout: ImageList | None, validators: dict, backbone: ClipBackbone, ctx: RunContext,
-                 every: int = 1):
+                 every: int = 1, keep: ClassSubset | None = None):
+        self.keep = keep  # the target's class subset (scoring.ClassSubset), for evaluation and target
         self.evaluation, self.target, self.target_is_evaluation = evaluation, target, target_is_evaluation
         self.source_holdout, self.validators, self.backbone, self.ctx = source_holdout, validators, backbone, ctx
         self.every = every
@@ -97,7 +98,7 @@ class Selection:
             with torch.random.fork_rng(devices=devices):
                 if evaluation_logits is None:
                     evaluation_logits = logits_of(classifier, self.evaluation, self.backbone, self.ctx, meter,
-                                                  desc=f"score epoch {epoch}")
+                                                  desc=f"score epoch {epoch}", keep=self.keep)
                     self._last_logits = evaluation_logits
                 s = summarize(self.evaluation.labels, evaluation_logits.argmax(1).numpy(),
                               self.evaluation.num_classes)
@@ -115,7 +116,8 @@ class Selection:
         target_probs = source_probs = source_labels = None
         if "target" in wants and self.target is not None:
             logits = evaluation_logits if self.target_is_evaluation else logits_of(
-                classifier, self.target, self.backbone, self.ctx, meter, desc=f"score epoch {epoch} (target)")
+                classifier, self.target, self.backbone, self.ctx, meter, desc=f"score epoch {epoch} (target)",
+                keep=self.keep)
             target_probs = logits.softmax(1).numpy()
         if "source" in wants and self.source_holdout is not None:
             logits = logits_of(classifier, self.source_holdout, self.backbone, self.ctx, meter,

@@ -24,11 +24,11 @@ from .context import RunContext, seed_everything
 from ..data.images import ImageList, TargetView, sample_shots, stratified_split
 from ..contract.dataset import Dataset, Task
 from .distributed import combine_meters
-from ..contract.errors import DataError, PluginError
+from ..contract.errors import ConfigError, DataError, PluginError
 from .measure import PeakMemory, ThroughputMeter, timed
 from ..contract.method import AdaptData, Method
 from .metrics import summarize
-from .scoring import logits_of, predict, scores_on_features  # noqa: F401 (predict, scores_on_features: re-exported)
+from .scoring import ClassSubset, logits_of, predict, scores_on_features  # noqa: F401 (predict, scores_on_features: re-exported)
 from .selection import Selection, validators_for
 from ..contract.settings import DATA_RULES, Setting
 
@@ -37,7 +37,10 @@ from ..contract.settings import DATA_RULES, Setting
 class EvalSet:
     """The target images the protocol scores, with their labels: never handed to a method. For
     model selection, also the target images the method adapts on (``target``; their labels are
-    read by no one) and the labeled source slice held out from the method (``source_holdout``)."""
+    read by no one) and the labeled source slice held out from the method (``source_holdout``).
+
+    ``keep``: for a target domain that holds some of the classes only (``Dataset.domain_classes``),
+    the classifier outputs scored (labels of ``images`` and ``target`` are positions in ``keep``)."""
 
     images: ImageList
     excluded: int = 0  # few-shot support images removed from a transductive evaluation set
@@ -45,12 +48,54 @@ class EvalSet:
     target: ImageList | None = None
     target_is_evaluation: bool = False  # a transductive benchmark: the same images
     source_holdout: ImageList | None = None
+    keep: ClassSubset | None = None
+
+
+def check_tasks(method_cls: type[Method], dataset_cls: type[Dataset], tasks: list[Task]) -> None:
+    """Refuse, before any weights or data are loaded, a task the method's setting cannot run: a
+    setting with a labeled source (uda, source-only) on a single-domain task has no source apart
+    from what it is scored on."""
+    setting = Setting(method_cls.setting)
+    single = [t.name for t in tasks if t.single_domain]
+    if DATA_RULES[setting][0] and single:
+        raise ConfigError(
+            f"{method_cls.name} is a {setting} method: it trains on a labeled source domain and is scored on "
+            f"another, but {dataset_cls.name}'s task {', '.join(single)} has one domain "
+            f"({', '.join(dataset_cls.domains)}). Run a zero-shot, few-shot or source-free method on it "
+            f"(`udabench list` shows each method's setting), or pick a dataset with two domains or more.")
+
+
+def splits_read(method_cls: type[Method], dataset: Dataset, task: Task) -> list[tuple[str, str]]:
+    """The (domain, split) pairs a run of ``task`` reads, in the order ``build_adapt_data`` reads them."""
+    wants_source, wants_target, wants_shots = DATA_RULES[Setting(method_cls.setting)]
+    pairs = [(task.target, dataset.eval_split)]
+    if wants_source:
+        pairs.append((task.source, dataset.train_split))
+    if wants_target:
+        pairs.append((task.target, dataset.adapt_split))
+    if wants_shots:
+        pairs.append((task.shot_domain, dataset.train_split))
+        if dataset.val_split is not None:
+            pairs.append((task.shot_domain, dataset.val_split))
+    return list(dict.fromkeys(pairs))
+
+
+def check_data(method_cls: type[Method], dataset: Dataset, tasks: list[Task]) -> None:
+    """Find every split the runs will read (the dataset's DataError names what is missing), before
+    any weights are loaded: a user without the data learns it before fetching a backbone."""
+    for task in tasks:
+        for domain, split in splits_read(method_cls, dataset, task):
+            dataset.load(domain, split)
 
 
 def build_adapt_data(method_cls: type[Method], config: Config, dataset: Dataset, task: Task,
                      seed: int, skip_bad_images: bool = False,
                      source_holdout: float = 0.0) -> tuple[AdaptData, EvalSet]:
     """Hand the method exactly what its setting allows; keep the evaluation set for ourselves.
+
+    Few-shot: K shots per class from the train split of the task's shot domain (the target, or the
+    source of a cross-dataset task), and the shot domain's val split (when the dataset has one)
+    for choosing hyperparameters; the evaluation split is never handed over.
 
     ``source_holdout``: the fraction of every source class held out from the method (drawn from
     ``seed``) for the source-accuracy validator; 0: the method sees the whole source.
@@ -93,14 +138,23 @@ def build_adapt_data(method_cls: type[Method], config: Config, dataset: Dataset,
     if wants_shots:
         if "shots" not in config:
             raise PluginError(f"few-shot method {method_cls.name!r} must declare a `shots` hyperparameter")
-        pool = load(task.target, dataset.adapt_split)
+        domain = task.shot_domain
+        pool = load(domain, dataset.train_split)
         picked = sample_shots(pool.labels, int(config["shots"]), len(dataset.classes), seed)
         data.shots = pool.subset(picked)
-        if dataset.adapt_split == dataset.eval_split:  # transductive: the shots are never scored
-            keep = np.setdiff1d(np.arange(len(evaluation)), picked)
-            evaluation, excluded = evaluation.subset(keep), len(picked)
+        if dataset.val_split is not None:
+            data.val = load(domain, dataset.val_split)
+        if domain == task.target and dataset.train_split == dataset.eval_split:
+            keep_idx = np.setdiff1d(np.arange(len(evaluation)), picked)  # transductive: shots never scored
+            evaluation, excluded = evaluation.subset(keep_idx), len(picked)
+    keep = None
+    if task.target in dataset.domain_classes:
+        keep = ClassSubset(tuple(dataset.domain_classes[task.target]), len(dataset.classes))
+        evaluation = keep.relabel(evaluation)
+        adapt = keep.relabel(adapt) if adapt is not None else None
     return data, EvalSet(evaluation, excluded, list(skipped), adapt,
-                         adapt is not None and dataset.adapt_split == dataset.eval_split and not excluded, holdout)
+                         adapt is not None and dataset.adapt_split == dataset.eval_split and not excluded, holdout,
+                         keep)
 
 
 #: Run tags of ``--skip-bad-images``: how many image files were dropped, and the first few paths.
@@ -131,7 +185,7 @@ def evaluate(classifier: Callable, evaluation: EvalSet, backbone: ClipBackbone, 
     images = evaluation.images
     if ctx.dist.enabled:  # under torchrun each process scores a contiguous shard, in rank order
         images = images.subset(ctx.dist.shard(len(images)))
-    logits = logits_of(classifier, images, backbone, ctx, meter)
+    logits = logits_of(classifier, images, backbone, ctx, meter, keep=evaluation.keep)
     preds = logits.argmax(1).numpy()
     if ctx.dist.enabled:  # the whole set's predictions, in its order, on every process
         preds, meter = np.concatenate(ctx.dist.all_gather(preds)), combine_meters(ctx.dist, meter)
@@ -183,7 +237,7 @@ def run_task(method_cls: type[Method], config: Config, dataset: Dataset, task: T
             selection = Selection(evaluation.images, evaluation.target, evaluation.target_is_evaluation,
                                   evaluation.source_holdout,
                                   validators_for(method_cls.setting, validators or {}, evaluation.source_holdout
-                                                 is not None), backbone, ctx, select_every)
+                                                 is not None), backbone, ctx, select_every, evaluation.keep)
             ctx.on_epoch_end = selection.on_epoch_end
         model = backbone.fresh_copy()
         method = method_cls(config)
@@ -218,5 +272,9 @@ def run_task(method_cls: type[Method], config: Config, dataset: Dataset, task: T
     tags = {"udabench.eval_excluded_shots": str(evaluation.excluded)} if evaluation.excluded else {}
     if skip_bad_images:
         tags.update(skipped_tags(evaluation.skipped))
-    return RunResult(metrics, result.per_class, result.confusion, tuple(dataset.classes), config, tags,
+    classes = tuple(dataset.classes)
+    if evaluation.keep is not None:
+        classes = tuple(classes[i] for i in evaluation.keep.labels)
+        tags["udabench.scored_classes"] = str(len(classes))
+    return RunResult(metrics, result.per_class, result.confusion, classes, config, tags,
                      selection.history() if selection is not None else [])
