@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from udabench.contract.errors import UnknownNameError, WeightsUnavailableError
 from udabench.contract.registry import get_registry
-from udabench.model.weights import create_open_clip, split_spec
+from udabench.model.weights import create_open_clip, hf_cli, split_spec
 
 TINY_VIT = {
     "embed_dim": 32,
@@ -89,7 +89,7 @@ def test_missing_pretrained_weights_fail_fast_offline(monkeypatch):
     assert time.perf_counter() - t0 < 10
     msg = str(exc.value)
     assert "timm/vit_base_patch32_clip_224.openai" in msg and "open_clip_model.safetensors" in msg
-    assert "huggingface-cli download" in msg and "--backbone ViT-B-32:/path/to/" in msg
+    assert f"{hf_cli()} download" in msg and "--backbone ViT-B-32:/path/to/" in msg
 
 
 def test_hf_hub_offline_is_respected_at_once(monkeypatch):

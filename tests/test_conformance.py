@@ -22,6 +22,8 @@ FAST = {
     "zeroshot": {}, "linear-probe": {}, "source-ft": {"epochs": 1}, "dapl": {"epochs": 1, "min_steps": 0},
     "dampl": {"epochs": 1, "min_steps": 0}, "clipdiv": {"epochs": 1, "self_train_epochs": 1}, "reclip": {"epochs": 1},
     "dac": {"epochs": 2, "augment_views": 1, "shots": 4}, "fewshot-probe": {"shots": 4},
+    "coop": {"epochs": 2, "shots": 2}, "tip-adapter": {"augment_epoch": 2, "shots": 4},
+    "tip-adapter-f": {"augment_epoch": 2, "train_epoch": 2, "shots": 4},
 }
 
 

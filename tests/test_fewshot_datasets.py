@@ -23,10 +23,10 @@ def test_conforms_on_its_miniature(tmp_path, name):
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
-def test_zeroshot_runs_every_task_end_to_end(tmp_path, name):
+def test_zeroshot_runs_every_task_end_to_end(tmp_path, mlflow_uri, name):
     dataset_cls = get_registry().dataset(name)
     root = BUILDERS[name](tmp_path / "data")
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = mlflow_uri
     code = udabench.cli.main(["run", "--method", "zeroshot", "--dataset", name, "--root", str(root),
                               "--backbone", "toyclip", "--device", "cpu", "--tracking-uri", uri, "--no-progress"])
     assert code == 0

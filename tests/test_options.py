@@ -69,7 +69,7 @@ def test_the_run_key_changes_with_the_options_that_change_numbers_only(tmp_path)
     base.write_text("methods: [zeroshot]\ndatasets: [digits]\ntasks: [printed2sevenseg]\n")
     (plain,) = expand(load_sweep(base), f"sqlite:///{tmp_path / 's.db'}")
     keyed = {f.name for f in fields(RunOptions) if f.metadata["keyed"]}
-    assert keyed == {"precision", "skip_bad_images", "source_holdout"}
+    assert keyed == {"precision", "skip_bad_images", "source_holdout", "transductive"}
     # An option keyed "when set" leaves the keys of runs that do not use it as they were.
     assert RunOptions().keyed() == ["fp32", False]
     assert RunOptions(source_holdout=0.2).keyed() == ["fp32", False, {"source_holdout": 0.2}]

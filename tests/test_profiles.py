@@ -65,14 +65,19 @@ def test_dapl_prompts_that_cannot_fit_are_refused_naming_the_numbers(toy_backbon
     dapl(dapl.resolve_config(Digits)).check_backbone(toy_backbone, Digits())  # the profile fits
 
 
-def test_the_run_refuses_before_reading_data(mlflow_uri, tmp_path, capsys):
-    """A dataset root that does not exist is never looked at: the prompt check comes first."""
+def test_the_run_refuses_before_reading_an_image(mlflow_uri, tmp_path, capsys, monkeypatch):
+    """The data's layout is checked first (no image opened), then the prompts against the backbone:
+    the refusal comes before any image is read."""
+    from test_real_datasets import build_office31
     from udabench.cli import main
+    from udabench.data.images import ImageSource
 
+    root = build_office31(tmp_path / "data")
+    monkeypatch.setattr(ImageSource, "load", lambda self, i: pytest.fail("an image was read"))
     code = main(["run", "--method", "dapl", "--dataset", "office31", "--backbone", "toyclip",
-                 "--root", str(tmp_path / "nothing-here"), "--no-progress"])
+                 "--root", str(root), "--no-progress"])
     err = capsys.readouterr().err
-    assert code == 2 and "do not fit backbone 'toyclip'" in err and "nothing-here" not in err
+    assert code == 2 and "do not fit backbone 'toyclip'" in err
 
 
 def test_dapl_trains_at_least_min_steps_on_a_small_source():

@@ -145,7 +145,7 @@ def test_launcher_options_are_checked_by_name_and_type():
     cls = get_registry().launcher("submitit")
     opts = cls.resolve_options({"partition": "gpu", "time": 30}, {"time": "120", "gpus_per_job": 2})
     assert (opts["partition"], opts["time"], opts["gpus_per_job"], opts["cluster"]) == ("gpu", 120, 2, "slurm")
-    with pytest.raises(ConfigError, match="unknown option of launcher 'submitit' 'partiton'.*'partition'"):
+    with pytest.raises(ConfigError, match="unknown option 'partiton' of launcher 'submitit'.*'partition'"):
         cls.resolve_options({"partiton": "gpu"}, None)
     with pytest.raises(ConfigError, match="--launcher-set: time must be int"):
         cls.resolve_options(None, {"time": "soon"})

@@ -21,7 +21,7 @@ from .contract.version import __version__
 _EXPORTS = {
     "hookimpl": "contract.hookspecs", "PLUGIN_API_VERSION": "contract.hookspecs",
     "Method": "contract.method", "AdaptData": "contract.method",
-    "Dataset": "contract.dataset", "Task": "contract.dataset", "cache_root": "contract.dataset",
+    "Dataset": "contract.dataset", "Task": "contract.dataset", "cache_root": "contract.dataset", "NO_PROFILE": "contract.dataset",
     "Backbone": "contract.backbone", "ClipBackbone": "model.backbone", "LOGIT_SCALE": "model.backbone",
     "HParam": "contract.config", "Config": "contract.config",
     "Setting": "contract.settings",
@@ -38,7 +38,10 @@ _EXPORTS = {
     "Registry": "contract.registry", "get_registry": "contract.registry",
     "FolderDataset": "data.folders", "Layout": "data.folders", "WHOLE_DOMAIN": "data.folders",
     "pair_tasks": "data.folders", "named_tasks": "data.folders", "prompt_name": "data.folders",
+    "scan_class_folders": "data.folders", "is_folder": "data.folders", "list_folder": "data.folders",
+    "CountMismatchWarning": "data.folders",
     "SplitFileDataset": "data.splitfiles", "read_split_zhou": "data.splitfiles",
+    "safe_unpickle": "data.safe_pickle",
     "RunOptions": "protocol.options", "terminate_as_interrupt": "protocol.signals",
     "Validator": "contract.validator", "SelectionView": "contract.validator",
     "Job": "sweep.jobs", "JobOutcome": "sweep.jobs", "run_job": "sweep.jobs", "run_jobs": "sweep.jobs",
@@ -54,7 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .contract.config import Config, HParam
     from .protocol.context import RunContext
     from .data.images import ImageList, ImageSource, TargetView, stratified_split
-    from .contract.dataset import Dataset, Task, cache_root
+    from .contract.dataset import NO_PROFILE, Dataset, Task, cache_root
     from .model.features import augmented_features, extract_features, image_embeddings
     from .contract.errors import ConfigError, DataError, PluginError, UdabenchError, WeightsUnavailableError
     from .contract.hookspecs import PLUGIN_API_VERSION, hookimpl
@@ -64,8 +67,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .contract.settings import Setting
     from .model.weights import create_open_clip, file_digest, reading_weights, split_spec
     from .contract.registry import Registry, get_registry
-    from .data.folders import WHOLE_DOMAIN, FolderDataset, Layout, named_tasks, pair_tasks, prompt_name
+    from .data.folders import (WHOLE_DOMAIN, CountMismatchWarning, FolderDataset, Layout, is_folder, list_folder,
+                               named_tasks, pair_tasks, prompt_name, scan_class_folders)
     from .data.splitfiles import SplitFileDataset, read_split_zhou
+    from .data.safe_pickle import safe_unpickle
     from .protocol.options import RunOptions
     from .protocol.signals import terminate_as_interrupt
     from .contract.validator import SelectionView, Validator

@@ -1,4 +1,4 @@
-"""The classifiers ReCLIP and DAC return: nn.Modules, kept apart from the plugin modules so
+"""The classifiers ReCLIP, DAC and Tip-Adapter return: nn.Modules, kept apart from the plugin modules so
 that registering a method (``udabench list``) does not import torch."""
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ class ReClipClassifier(nn.Module):
 class CacheClassifier(FeatureHead):
     """DAC's classifier: logits = 100 · v · t'ᵀ + α · exp(−β(1 − normalize(g(v)) · K'ᵀ)) · L.
 
-    A function of the frozen image embedding v alone, so the protocol scores it on cached
-    features (``FeatureHead``)."""
+    Tip-Adapter's is the case g = identity (``nn.Identity()``), t' = the text classifier, K' = its
+    cache keys (Tip-Adapter-F: the trained keys). A function of the frozen image embedding v
+    alone, so the protocol scores it on cached features (``FeatureHead``)."""
 
     def __init__(self, backbone, adapter, classes, keys, values, alpha: float, beta: float):
         super().__init__(backbone)
@@ -44,7 +45,8 @@ class CacheClassifier(FeatureHead):
 
 
 def cache_logits(v, adapter, classes, keys, values, alpha: float, beta: float):
-    """DAC's logits of normalised image embeddings v: 100 · v · t'ᵀ + α · exp(−β(1 − g(v)·K'ᵀ)) · L."""
+    """DAC's logits of normalised image embeddings v: 100 · v · t'ᵀ + α · exp(−β(1 − g(v)·K'ᵀ)) · L
+    (g(v) normalised; Tip-Adapter's with g the identity, K' its keys: a Parameter while it trains them)."""
     affinity = F.normalize(adapter(v), dim=-1) @ keys.T
     cache = torch.exp(-beta * (1 - affinity)) @ values
     return LOGIT_SCALE * v @ classes.T + alpha * cache

@@ -55,33 +55,46 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(run)
 
     ls = sub.add_parser("list", help="list methods, datasets, backbones, launchers and validators, and where each "
-                                     "comes from")
+                                     "comes from",
+                        description="List what the installed plugins provide, each with the plugin it comes "
+                                    "from: methods (setting, fidelity, summary), datasets (domains, tasks, "
+                                    "classes), backbones, sweep launchers and label-free validators, then any "
+                                    "plugin that failed to load. The names are those of run --method / "
+                                    "--dataset / --backbone, sweep --launcher and leaderboard --selection.")
     ls.add_argument("--format", default="simple", choices=["simple", "json"],
-                    help="json: one object of methods, datasets, backbones, launchers (with their fields "
-                         "and plugin) and failed plugins")
+                    help="simple: one table per kind (default); json: one object of methods, datasets, "
+                         "backbones, launchers, validators (with their fields and plugin) and failed plugins")
+    ls.add_argument("--open-clip", dest="open_clip", action="store_true",
+                    help="instead: every open_clip architecture with its pretrained tags, i.e. the ARCH:TAG "
+                         "specs --backbone accepts (imports open_clip)")
 
     sw = sub.add_parser("sweep", help="run a sweep file's jobs, each one `udabench run`, with a launcher",
                         description="Expand SWEEP.yaml (methods x datasets x tasks x seeds x backbones x "
                                     "hyperparameter grid) into jobs and run those the tracking store has not "
                                     "finished: running a sweep again resumes it.")
     sw.add_argument("spec", metavar="SWEEP.yaml", help="the sweep file (format: see `udabench/sweep/spec.py` or the README)")
-    sw.add_argument("--launcher", "-l", default=None,
-                    help="serial, local, submitit, ray, or a plugin's (see `udabench list`); default: the "
-                         "sweep file's launcher.name, else serial")
-    sw.add_argument("--launcher-set", dest="launcher_pairs", action="append", default=[], metavar="KEY=VALUE",
-                    help="a launcher option over the sweep file's, e.g. workers=4, partition=gpu, time=120, "
-                         "address=auto (repeatable)")
-    sw.add_argument("--dry-run", action="store_true",
-                    help="print the job table with what the store holds of each job, and run nothing")
-    sw.add_argument("--rerun-failed", action="store_true",
-                    help="run again the jobs whose last run FAILED (default: skip them, like finished ones)")
-    sw.add_argument("--force", action="store_true", help="run every job, even those that finished")
-    sw.add_argument("--root", default=None, help="data root (default: the sweep file's, $UDABENCH_DATA or ~/data)")
-    sw.add_argument("--tracking-uri", default=None,
-                    help="MLflow tracking URI (default: the sweep file's, $MLFLOW_TRACKING_URI or "
-                         "sqlite:///mlflow.db); a server (http://...) for parallel or remote launchers")
+    add_sweep_options(sw)
 
-    lb = sub.add_parser("leaderboard", help="print the leaderboard of a dataset from MLflow")
+    su = sub.add_parser("suite", help="run a seed paper's whole table: a sweep file shipped with udabench",
+                        description="Without NAME: list the shipped suites (dac-fewshot, dac-robustness, ...). "
+                                    "With NAME: `udabench sweep` on that suite's file (every dataset x method x "
+                                    "shots x seed of the paper's table), with the same options; `udabench "
+                                    "leaderboard --sweep NAME` then prints the table.")
+    su.add_argument("name", nargs="?", default=None, help="the suite (omit it to list them)")
+    add_sweep_options(su)
+
+    lb = sub.add_parser(
+        "leaderboard", help="print the leaderboard of a dataset (or of one sweep) from MLflow",
+        description="Read the task runs of DATASET from the MLflow store and print one row per method, backbone "
+                    "and configuration: per task the metric (--metric; default the dataset's headline) as mean ± "
+                    "std over seeds, its average over the standard tasks (* when some were not run), the number "
+                    "of seeds, the (task, seed) runs that failed and never finished, evaluation and adaptation "
+                    "throughput and peak memory; then the papers' reference rows, how far each model-selection "
+                    "rule lands below the oracle, and the failed runs by reason. --sweep NAME shows one sweep's "
+                    "jobs instead. --plot FILE.png also draws it (accuracy per task with the seed spread; "
+                    "accuracy against adaptation throughput) and logs the figure to the run 'leaderboard · "
+                    "DATASET' of the dataset's MLflow experiment. It only reads: a store that does not exist is "
+                    "an error (point at yours with --tracking-uri or MLFLOW_TRACKING_URI).")
     lb.add_argument("--dataset", "-d", default=None,
                     help="the dataset's leaderboard (every finished run, and a count of the failed ones)")
     lb.add_argument("--sweep", default=None, metavar="NAME",
@@ -97,7 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
                          "label-free validator (entropy, im, snd, source-acc, or a plugin's; see udabench list)")
     lb.add_argument("--no-references", dest="references", action="store_false",
                     help="hide the papers' reference rows")
-    lb.add_argument("--tracking-uri", default=None)
+    lb.add_argument("--plot", default=None, metavar="FILE.png",
+                    help="also write the table as a figure: (a) the metric per task and row, mean with ± std "
+                         "over seeds as error bars, (b) the average against adaptation throughput "
+                         "(adapt_images_per_s; a method with no adaptation pass, e.g. zeroshot, is a dashed "
+                         "line at its average); and log it to the run 'leaderboard · DATASET' in MLflow, "
+                         "replaced on each call (with --dataset only)")
+    lb.add_argument("--tracking-uri", default=None,
+                    help="the MLflow store to read (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in "
+                         "the working directory); it must exist")
 
     sy = sub.add_parser("sync", help="write the runs kept in the local spool (the store was down) to MLflow",
                         description="Replay every run kept in the local spool ($UDABENCH_CACHE/spool: a command "
@@ -180,6 +201,8 @@ def cmd_run(args) -> int:
 def cmd_list(args) -> int:
     from ..contract.registry import get_registry
 
+    if args.open_clip:
+        return _list_open_clip(args.format)
     reg = get_registry()
     if args.format == "json":
         from ..tracking.leaderboard import to_json
@@ -206,6 +229,29 @@ def cmd_list(args) -> int:
     if failed:
         print("\nPlugins that failed to load (set UDABENCH_LOAD_PLUGINS to skip them)")
         print(tabulate([[p.name, p.origin, p.error] for p in failed], headers=["plugin", "from", "error"]))
+    return 0
+
+
+def _list_open_clip(fmt: str) -> int:
+    """``udabench list --open-clip``: each open_clip architecture and its pretrained tags, one per line."""
+    import textwrap
+
+    import open_clip
+
+    tags: dict[str, list[str]] = {arch: [] for arch in open_clip.list_models()}
+    for arch, tag in open_clip.list_pretrained():
+        tags.setdefault(arch, []).append(tag)
+    if fmt == "json":
+        from ..tracking.leaderboard import to_json
+
+        print(to_json({"open_clip_architectures": [{"name": a, "pretrained": t} for a, t in sorted(tags.items())]}))
+        return 0
+    width = max(map(len, tags)) + 2
+    print(f"open_clip architectures ({len(tags)}) and their pretrained tags: --backbone ARCH:TAG\n"
+          f"(- : no pretrained tag; give a checkpoint instead, --backbone ARCH:/path/to/weights.safetensors)")
+    for arch, arch_tags in sorted(tags.items(), key=lambda kv: kv[0].casefold()):
+        print(textwrap.fill(", ".join(arch_tags) or "-", 100, initial_indent=f"  {arch:<{width}}",
+                            subsequent_indent=" " * (width + 2), break_on_hyphens=False))
     return 0
 
 
@@ -251,11 +297,14 @@ def cmd_leaderboard(args) -> int:
     from ..contract.names import unknown_message
     from ..tracking.leaderboard import (FAILED_NOTE, build_table, collect, failure_table, records, render,
                                         selection_gaps, to_json)
-    from ..tracking.tracker import Tracker
+    from ..tracking.tracker import Tracker, require_store
 
+    require_store(_uri(args.tracking_uri))  # a read: a missing store is an error, not a new empty one
     if args.sweep:
         from ..sweep.report import sweep_leaderboard
 
+        if args.plot:
+            raise UdabenchError("--plot draws a dataset's leaderboard: use it with --dataset, not --sweep")
         return sweep_leaderboard(args.sweep, args.tracking_uri, args.metric, args.format)
     if not args.dataset:
         raise UdabenchError("leaderboard needs --dataset NAME (a dataset's table) or --sweep NAME (a sweep's)")
@@ -279,7 +328,8 @@ def cmd_leaderboard(args) -> int:
             defaults[name] = cls.resolve_config(dataset_cls).to_dict()
         except UdabenchError:
             pass  # overrides that do not resolve: labelled as an uninstalled method is
-    runs = Tracker(args.tracking_uri).task_runs(dataset_cls.name, status=None)
+    tracker = Tracker(args.tracking_uri, create_store=False)
+    runs = tracker.task_runs(dataset_cls.name, status=None)
     entries = collect(runs, metric, defaults)
     standard = [t.name for t in dataset_cls.tasks]
     extra = sorted({t for e in entries for t, v in e.per_task.items() if v and t not in standard})
@@ -289,6 +339,12 @@ def cmd_leaderboard(args) -> int:
         print(f"No finished runs for {dataset_cls.name} in {_uri(args.tracking_uri)}"
               + (f" ({failed} failed)" if failed else "")
               + f". Run e.g. `udabench run --method zeroshot --dataset {dataset_cls.name}`.", file=sys.stderr)
+    chosen = {"last": "the last epoch", "oracle": "the best epoch by target test accuracy (selected with "
+                                                   "target labels)"}.get(args.selection,
+                                                                          f"the epoch validator {args.selection!r} chose")
+    if args.plot:
+        _plot_leaderboard(args.plot, tracker, records(entries, tasks, dataset_cls.name, metric, args.references),
+                          tasks, dataset_cls.name, metric, chosen)
     if args.format == "json":
         print(to_json(records(entries, tasks, dataset_cls.name, metric, args.references)))
         return 0
@@ -296,9 +352,6 @@ def cmd_leaderboard(args) -> int:
     if args.format == "csv":
         print(render(header, rows, "csv"), end="")
         return 0
-    chosen = {"last": "the last epoch", "oracle": "the best epoch by target test accuracy (selected with "
-                                                   "target labels)"}.get(args.selection,
-                                                                          f"the epoch validator {args.selection!r} chose")
     print(f"{dataset_cls.name}: {metric} (%) at {chosen}, mean ± std over seeds; * = not all standard tasks run; "
           f"{FAILED_NOTE}")
     print(render(header, rows, args.format))
@@ -314,6 +367,33 @@ def cmd_leaderboard(args) -> int:
               f"(`udabench.error` tag of each run in MLflow):")
         print(render(fheader, frows, args.format))
     return 0
+
+
+def _plot_leaderboard(path: str, tracker, recs: list[dict], tasks: list[str], dataset: str, metric: str,
+                      chosen: str) -> None:
+    """``leaderboard --plot``: write the figure of the table's rows to ``path`` and log it to the
+    dataset's leaderboard run in MLflow; what was done goes to stderr (stdout keeps the table)."""
+    from pathlib import Path
+
+    from ..tracking.leaderboard import to_json
+    from ..tracking.leaderboard_plot import leaderboard_figure
+    from ..tracking.mlflow_ui import LEADERBOARD_FIGURE, leaderboard_run_name, runs_url
+    from ..tracking.tracker import is_http
+
+    out = Path(path).expanduser()
+    if not out.parent.is_dir():
+        raise UdabenchError(f"--plot {path}: the folder {out.parent} does not exist")
+    if not any(not r["reference"] and r["avg"] is not None for r in recs):
+        raise UdabenchError(f"--plot: no finished runs for {dataset} in {tracker.uri}, so there is nothing to draw")
+    fig = leaderboard_figure(recs, tasks, dataset, metric, chosen)
+    fig.savefig(out)
+    run_id = tracker.publish_leaderboard(dataset, fig, to_json(recs), metric)
+    exp_id = tracker.experiment_id(dataset, create=False)
+    base = tracker.uri if is_http(tracker.uri) else "http://127.0.0.1:5000"
+    how = "" if is_http(tracker.uri) else f" (after `mlflow ui --backend-store-uri {tracker.uri}`)"
+    print(f"Wrote {out}; logged as {LEADERBOARD_FIGURE} to the run '{leaderboard_run_name(dataset)}' "
+          f"({run_id}) of the MLflow experiment {dataset}. Runs table with the top-1 columns{how}: "
+          f"{runs_url(base, exp_id)}", file=sys.stderr)
 
 
 def cmd_sweep(args) -> int:
@@ -342,7 +422,7 @@ def cmd_runs(args) -> int:
 
     if args.older_than is not None and not args.older_than >= 0:
         raise UdabenchError(f"--older-than must be a number of minutes >= 0, got {args.older_than}")
-    tracker = Tracker(args.tracking_uri)
+    tracker = Tracker(args.tracking_uri, create_store=False)  # nothing to mark in a store that does not exist
     dead = tracker.dead_runs(args.older_than)
     for run, last in dead:
         if not args.dry_run:
@@ -368,8 +448,41 @@ def _uri(explicit):
     return tracking_uri(explicit)
 
 
+def add_sweep_options(parser: argparse.ArgumentParser) -> None:
+    """The options of `udabench sweep`, shared by `udabench suite`."""
+    parser.add_argument("--launcher", "-l", default=None,
+                    help="serial, local, submitit, ray, or a plugin's (see `udabench list`); default: the "
+                         "sweep file's launcher.name, else serial")
+    parser.add_argument("--launcher-set", dest="launcher_pairs", action="append", default=[], metavar="KEY=VALUE",
+                    help="a launcher option over the sweep file's, e.g. workers=4, partition=gpu, time=120, "
+                         "address=auto (repeatable)")
+    parser.add_argument("--dry-run", action="store_true",
+                    help="print the job table with what the store holds of each job, and run nothing")
+    parser.add_argument("--rerun-failed", action="store_true",
+                    help="run again the jobs whose last run FAILED (default: skip them, like finished ones)")
+    parser.add_argument("--force", action="store_true", help="run every job, even those that finished")
+    parser.add_argument("--root", default=None, help="data root (default: the sweep file's, $UDABENCH_DATA or ~/data)")
+    parser.add_argument("--tracking-uri", default=None,
+                    help="MLflow tracking URI (default: the sweep file's, $MLFLOW_TRACKING_URI or "
+                         "sqlite:///mlflow.db); a server (http://...) for parallel or remote launchers")
+
+
+def cmd_suite(args) -> int:
+    from tabulate import tabulate
+
+    from ..sweep.suites import suite_names, suite_path, suite_summary
+
+    if args.name is None:
+        rows = [[name, suite_summary(name), str(suite_path(name))] for name in suite_names()]
+        print(tabulate(rows, headers=["suite", "what it runs", "sweep file"]))
+        print("\n`udabench suite NAME --dry-run` lists its jobs; `udabench suite NAME --root DATA` runs them.")
+        return 0
+    args.spec = str(suite_path(args.name))
+    return cmd_sweep(args)
+
+
 COMMANDS = {"run": cmd_run, "list": cmd_list, "leaderboard": cmd_leaderboard, "data": cmd_data,
-            "sweep": cmd_sweep, "sync": cmd_sync, "runs": cmd_runs}
+            "sweep": cmd_sweep, "suite": cmd_suite, "sync": cmd_sync, "runs": cmd_runs}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -390,6 +503,11 @@ def main(argv: list[str] | None = None) -> int:
                 }.get(args.command, "")
         print(f"udabench: interrupted{note}.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of our output went away (`udabench list | head`): not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

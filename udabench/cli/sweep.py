@@ -12,7 +12,7 @@ from ..sweep.report import job_table
 def sweep_command(args) -> int:
     from ..contract.config import parse_set_pairs
     from ..contract.registry import get_registry
-    from ..sweep.driver import run_sweep
+    from ..sweep.driver import run_sweep, store_problem
     from ..sweep.jobs import job_states, select
     from ..sweep.spec import expand, load_sweep
     from ..tracking.tracker import tracking_uri
@@ -30,6 +30,11 @@ def sweep_command(args) -> int:
         print(job_table(jobs, states, {j.key for j in to_run}))
         print(f"\n{spec.name}: {len(jobs)} job(s), {len(to_run)} would run with the {launcher.name!r} launcher "
               f"({_options_text(launcher.options)}); tracking: {uri}")
+        problem = store_problem(launcher, uri)  # what the real command would refuse or note
+        if problem:
+            refused, message = problem
+            print(f"udabench: warning: {message} (without --dry-run, the sweep refuses to start)" if refused
+                  else f"udabench: note: {message}", file=sys.stderr)
         return 0
     result = run_sweep(spec.name, jobs, launcher, spec.text, uri, args.rerun_failed, args.force)
     finished, failed, missing = (result.count(s) for s in (FINISHED, FAILED, MISSING))

@@ -97,7 +97,12 @@ class HParam:
             said = f"every number of {self.name} must be {rule}, got {value!r} ({bad[0]!r} is not)"
         else:
             said = f"{self.name} must be {rule}, got {value!r}"
-        raise ConfigError(f"{where}: {said}. {self.help}".strip())
+        raise ConfigError(f"{where}: {said}.{self.explained()}")
+
+    def explained(self) -> str:
+        """What the parameter means, as the second line of a message about a bad value
+        (``"\\n  epochs: passes over the source"``), or "" when it declares no help."""
+        return f"\n  {self.name}: {self.help}" if self.help else ""
 
     def coerce(self, value: Any, where: str) -> Any:
         """``value`` as this parameter's type, or a ConfigError saying what was expected."""
@@ -122,9 +127,10 @@ class HParam:
             value = tuple(value) if ok else value
         if not ok:
             raise ConfigError(f"{where}: {self.name} must be {kind.__name__}, got {value!r} "
-                              f"({type(value).__name__}). {self.help}".strip())
+                              f"({type(value).__name__}).{self.explained()}")
         if self.choices is not None and value not in self.choices:
-            raise ConfigError(f"{where}: {self.name} must be one of {list(self.choices)}, got {value!r}")
+            raise ConfigError(f"{where}: {self.name} must be one of {list(self.choices)}, got {value!r}."
+                              f"{self.explained()}")
         self._check_range(value, where)
         return value
 
@@ -260,7 +266,7 @@ def resolve(method_name: str, hparams: Iterable[HParam], dataset: str | None = N
         for key, value in layer.items():
             if key not in decl:
                 raise ConfigError(f"{where}: " + unknown_message(
-                    f"hyperparameter of {method_name}", key, decl))
+                    f"hyperparameter of method {method_name}", key, decl))
             values[key] = decl[key].coerce(value, where)
             sources[key] = tag
     return Config(values, sources)

@@ -51,6 +51,10 @@ class Task:
 SMALL_IMAGE = "small-image"
 SMALL_IMAGE_PX = 64
 PROFILES = (SMALL_IMAGE,)
+#: The ``Dataset.profile`` that keeps the methods' defaults whatever ``image_size`` says: for images
+#: stored small but meant to be seen as photos (EuroSAT's 64-px tiles, which CoOp's protocol
+#: resizes to 224 px and trains with the schedule of its other datasets).
+NO_PROFILE = "none"
 
 
 def default_data_root() -> Path:
@@ -111,7 +115,8 @@ class Dataset:
     image_mode: ClassVar[str | None] = None
     #: The hyperparameter profile of this dataset's kind of data (one of ``PROFILES``), or None: the
     #: methods' defaults. Leave it unset to have it follow from ``image_size`` (at most 64 px a side:
-    #: ``small-image``); set it when the images are stored larger than they are meant to be seen.
+    #: ``small-image``); set it when the images are stored larger than they are meant to be seen,
+    #: or to ``NO_PROFILE`` when they are stored smaller (the methods' defaults, whatever the size).
     profile: ClassVar[str | None] = None
 
     def __init__(self, root: str | Path | None = None):
@@ -123,6 +128,13 @@ class Dataset:
         raise NotImplementedError
 
     # -- provided ------------------------------------------------------------------------------
+    def data_location(self) -> Path:
+        """Where this dataset's files are, as ``udabench data info`` and ``data download`` say it:
+        the data root (``--root``, ``$UDABENCH_DATA``, ``~/data``) by default. A dataset that
+        generates its own images instead of reading them from the root overrides it with the
+        folder it keeps them in (under ``cache_root()``)."""
+        return self.root
+
     @classmethod
     def class_prompt_names(cls) -> tuple[str, ...]:
         return tuple(cls.prompt_names or cls.classes)
@@ -186,8 +198,9 @@ class Dataset:
         if cls.image_size is not None and cls.declared_image_size() is None:
             raise PluginError(f"{where}: image_size must be None, a positive int or a (width, height) pair "
                               f"of positive ints; got {cls.image_size!r}")
-        if cls.profile is not None and cls.profile not in PROFILES:
-            raise PluginError(f"{where}: profile must be None or one of {', '.join(PROFILES)}; got {cls.profile!r}")
+        if cls.profile is not None and cls.profile not in (*PROFILES, NO_PROFILE):
+            raise PluginError(f"{where}: profile must be None or one of {', '.join(PROFILES)} (or {NO_PROFILE!r}: "
+                              f"the methods' defaults whatever the image size); got {cls.profile!r}")
         if cls.image_mode is not None and (not isinstance(cls.image_mode, str) or not cls.image_mode):
             raise PluginError(f"{where}: image_mode must be None or a PIL mode such as 'RGB'; "
                               f"got {cls.image_mode!r}")
@@ -195,9 +208,10 @@ class Dataset:
     @classmethod
     def hparam_profile(cls) -> str | None:
         """The profile that selects the methods' hyperparameters for this dataset: ``profile`` when
-        declared, else ``small-image`` when the declared image size is at most 64 px a side."""
+        declared (None for ``NO_PROFILE``), else ``small-image`` when the declared image size is at
+        most 64 px a side."""
         if cls.profile is not None:
-            return cls.profile
+            return None if cls.profile == NO_PROFILE else cls.profile
         size = cls.declared_image_size()
         return SMALL_IMAGE if size is not None and max(size) <= SMALL_IMAGE_PX else None
 

@@ -26,6 +26,7 @@ import shutil
 import sys
 import tarfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 import zipfile
@@ -90,9 +91,21 @@ def md5_of(path: Path) -> str:
     return h.hexdigest()
 
 
+class FetchError(DataError):
+    """Every mirror of one file failed: ``archive``, where it belongs (``final``) and each mirror's reason."""
+
+    def __init__(self, archive: Archive, final: Path, failures: Sequence[tuple[str, MirrorError]]):
+        super().__init__(failure_message(archive, final, failures))
+        self.archive, self.final, self.failures = archive, final, list(failures)
+
+
 def fetch(archive: Archive, folder: Path, mirrors: Sequence[str] = (), progress: bool = True,
-          timeout: float = TIMEOUT_S) -> Path:
-    """``folder/<name>``, downloaded from the first mirror that delivers the right bytes."""
+          timeout: float = TIMEOUT_S, unreachable: set[str] | None = None) -> Path:
+    """``folder/<name>``, downloaded from the first mirror that delivers the right bytes.
+
+    ``unreachable``: hosts no connection could be made to earlier in the same command; they are
+    not tried again (an offline machine would otherwise wait for each file), and the hosts found
+    unreachable here are added to it."""
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / archive.name
     if final.is_file():
@@ -103,6 +116,11 @@ def fetch(archive: Archive, folder: Path, mirrors: Sequence[str] = (), progress:
     part = final.with_name(final.name + ".part")
     failures: list[tuple[str, MirrorError]] = []
     for url in mirror_urls(archive, mirrors):
+        host = urllib.parse.urlsplit(url).netloc
+        if unreachable is not None and host in unreachable:
+            failures.append((url, MirrorError(f"not tried: {host} could not be reached for an earlier file",
+                                              unreachable=True)))
+            continue
         try:
             stream(url, part, archive.name, progress, timeout)
             if archive.md5 and (digest := md5_of(part)) != archive.md5:
@@ -111,10 +129,12 @@ def fetch(archive: Archive, folder: Path, mirrors: Sequence[str] = (), progress:
                                   f"(deleted)")
         except MirrorError as exc:
             failures.append((url, exc))
+            if exc.unreachable and unreachable is not None:
+                unreachable.add(host)
             continue
         part.replace(final)
         return final
-    raise DataError(failure_message(archive, final, failures))
+    raise FetchError(archive, final, failures)
 
 
 def stream(url: str, part: Path, label: str, progress: bool, timeout: float) -> None:
@@ -157,12 +177,35 @@ def stream(url: str, part: Path, label: str, progress: bool, timeout: float) -> 
                           f"run the command again to resume")
 
 
-def failure_message(archive: Archive, final: Path, failures: Sequence[tuple[str, MirrorError]]) -> str:
-    lines = [f"cannot download {archive.name}:"] + [f"  - {url}: {exc}" for url, exc in failures]
-    if failures and all(exc.unreachable for _, exc in failures):
+def failure_message(archive: Archive, final: Path, failures: Sequence[tuple[str, MirrorError]],
+                    what: str = "") -> str:
+    """Why one file could not be had (each mirror's reason) and where to put it by hand."""
+    return missing_files_message([(archive, final, failures)], what)
+
+
+def missing_files_message(missing: Sequence[tuple[Archive, Path, Sequence[tuple[str, MirrorError]]]],
+                          what: str = "") -> str:
+    """One message for every file that could not be had (``what``: of which packaging): each
+    file with each of its URLs and why it failed, where to copy it by hand, and whether the
+    machine seems to be offline."""
+    if len(missing) == 1:
+        archive, final, failures = missing[0]
+        lines = [f"cannot download {archive.name}{what}:"] + [f"  - {url}: {exc}" for url, exc in failures]
+    else:
+        lines = [f"cannot download {len(missing)} files{what}:"]
+        for archive, final, failures in missing:
+            lines.append(f"  {archive.name} (copy it to {final}):")
+            lines += [f"    - {url}: {exc}" for url, exc in failures]
+    reasons = [exc for _, _, failures in missing for _, exc in failures]
+    if reasons and all(exc.unreachable for exc in reasons):
         lines.append("No mirror could be reached: this machine seems to be offline.")
-    lines.append(f"Download the file on a machine with network access and copy it to {final}; the same "
-                 f"command then {'checks and ' if archive.md5 else ''}unpacks it without a network.")
+    checks = "checks and " if any(archive.md5 for archive, _, _ in missing) else ""
+    if len(missing) == 1:
+        lines.append(f"Download the file on a machine with network access and copy it to {missing[0][1]}; the "
+                     f"same command then {checks}unpacks it without a network.")
+    else:
+        lines.append(f"Download these files on a machine with network access and copy each where shown; the "
+                     f"same command then {checks}unpacks them without a network.")
     return "\n".join(lines)
 
 
@@ -225,18 +268,47 @@ def download(dataset_cls, root: Path, packaging: str | None = None, mirrors: Seq
     """Fetch, verify and unpack every file of one packaging into ``root``; skip what is unpacked."""
     key, archives = packaging_of(dataset_cls, packaging)
     echo(f"{dataset_cls.name}: {len(archives)} file(s) of the {key!r} packaging into {root}")
+    missing: list[FetchError] = []  # every file that cannot be had is named, in one message at the end
+    unreachable: set[str] = set()
     for archive in archives:
         folder = root / ".downloads" / archive.folder
         done = folder / f"{archive.name}.unpacked"
         if done.is_file():
             echo(f"  {archive.name}: already unpacked")
             continue
-        path = fetch(archive, folder, mirrors, progress)
+        try:
+            path = fetch(archive, folder, mirrors, progress, unreachable=unreachable)
+        except FetchError as exc:
+            missing.append(exc)
+            echo(f"  {archive.name}: could not be downloaded")
+            continue
         unpack(path, root, archive, progress)
         done.write_text(f"{archive.name} unpacked into {root / archive.into}\n")
         if not keep_archives:
             path.unlink()
         echo(f"  {archive.name}: unpacked into {root / archive.into}")
+    if missing:
+        raise DataError(missing_files_message([(e.archive, e.final, e.failures) for e in missing],
+                                              f" of the {key!r} packaging of {dataset_cls.name}"))
+
+
+def has_download(dataset_cls) -> bool:
+    """Whether the dataset declares a packaging ``udabench data download`` can fetch."""
+    return bool(getattr(dataset_cls, "downloads", None))
+
+
+def without_download(dataset_cls, root: Path, progress: bool = True, echo: Callable[[str], None] = print) -> int:
+    """``udabench data download`` of a dataset with no packaging to fetch: load every split (a
+    dataset that generates its images, such as digits, draws them now) and say where the data
+    is; 0 when every split loads, else a DataError saying where to get the data."""
+    location = dataset_cls(root).data_location()
+    echo(f"{dataset_cls.name} has no download packaging; source: {dataset_cls.source_info or '(not given)'}.")
+    echo(f"Loading every split from {location} (a dataset that generates its images does so now):")
+    if check_root(dataset_cls, root, False, progress, echo):
+        raise DataError(f"{dataset_cls.name} has no public download, and {location} does not hold every split "
+                        f"(above). Get it from {dataset_cls.source_info or 'its authors'}.")
+    echo(f"{dataset_cls.name} is ready under {location}: nothing to download.")
+    return 0
 
 
 def report(dataset_cls, root: Path, verify: bool = False, progress: bool = True,
@@ -266,39 +338,53 @@ def report(dataset_cls, root: Path, verify: bool = False, progress: bool = True,
             echo(f"    {a.name} -> <root>/{a.into}{'  md5 ' + a.md5 if a.md5 else ''}")
             for url in a.urls:
                 echo(f"      {url}")
-    echo(f"\nData under {root}:")
+    location = dataset_cls(root).data_location()
+    own = "" if location == root else f" (not the data root: {dataset_cls.name} keeps its files there)"
+    echo(f"\nData under {location}{own}:")
     return check_root(dataset_cls, root, verify, progress, echo)
+
+
+def needed_splits(dataset_cls) -> list[tuple[str, str]]:
+    """Every (domain, split) some setting reads for the dataset's standard tasks, by domain: a source's
+    train split, a target's adaptation and evaluation splits, a shot domain's train and val splits
+    (ImageNet-A has no train split, and no task reads one)."""
+    d = dataset_cls
+    pairs = []
+    for t in d.tasks:
+        pairs += [(t.source, d.train_split), (t.target, d.adapt_split), (t.target, d.eval_split),
+                  (t.shot_domain, d.train_split)]
+        if d.val_split is not None:
+            pairs.append((t.shot_domain, d.val_split))
+    order = {domain: i for i, domain in enumerate(d.domains)}
+    return sorted(dict.fromkeys(pairs), key=lambda p: order.get(p[0], len(order)))
 
 
 def check_root(dataset_cls, root: Path, verify: bool, progress: bool, echo: Callable[[str], None]) -> int:
     dataset = dataset_cls(root)
     expected = getattr(dataset_cls, "expected_counts", {})
-    splits = dict.fromkeys(s for s in (dataset_cls.train_split, dataset_cls.adapt_split, dataset_cls.val_split,
-                                       dataset_cls.eval_split) if s is not None)
     status = 0
-    for domain in dataset_cls.domains:
-        for split in splits:
-            where = f"  {domain:<12} {split:<6}"
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # the count is compared below
-                    images = dataset.load(domain, split)
-            except DataError as exc:
-                echo(f"{where} missing:")
-                for line in str(exc).split("\n\n")[0].splitlines():
-                    echo(f"      {line}")
+    for domain, split in needed_splits(dataset_cls):
+        where = f"  {domain:<12} {split:<6}"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the count is compared below
+                images = dataset.load(domain, split)
+        except DataError as exc:
+            echo(f"{where} missing:")
+            for line in str(exc).split("\n\n")[0].splitlines():
+                echo(f"      {line}")
+            status = 1
+            continue
+        want = expected.get((domain, split), expected.get(split))  # a one-domain dataset keys by split
+        note = "" if want in (None, len(images)) else f"  (the benchmark has {want:,})"
+        echo(f"{where} {len(images):>9,} images{note}")
+        if verify:
+            bad = unreadable_images(images, f"decode {domain}/{split}", progress)
+            for msg in bad[:20]:
+                echo(f"      {msg}")
+            if bad:
+                echo(f"      {len(bad)} unreadable image(s) in {domain}/{split}")
                 status = 1
-                continue
-            want = expected.get((domain, split))
-            note = "" if want in (None, len(images)) else f"  (the benchmark has {want:,})"
-            echo(f"{where} {len(images):>9,} images{note}")
-            if verify:
-                bad = unreadable_images(images, f"decode {domain}/{split}", progress)
-                for msg in bad[:20]:
-                    echo(f"      {msg}")
-                if bad:
-                    echo(f"      {len(bad)} unreadable image(s) in {domain}/{split}")
-                    status = 1
     return status
 
 

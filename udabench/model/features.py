@@ -31,22 +31,25 @@ def extract_features(backbone: ClipBackbone, images: ImageList, ctx: RunContext,
     adaptation meter by default). Read from the feature cache when the backbone has one and
     its image tower is the loaded weights, unchanged.
     """
-    feats = _features(backbone, images, ctx, backbone.preprocess, 1, None, desc, meter or ctx.meter)
+    feats = _features(backbone, images, ctx, backbone.preprocess, 1, None, desc, meter or ctx.meter, True)
     return feats, images.labels
 
 
 def augmented_features(backbone: ClipBackbone, images: ImageList, ctx: RunContext, transform, views: int,
-                       seed: int, desc: str = "augmented features") -> tuple[torch.Tensor, np.ndarray]:
+                       seed: int, desc: str = "augmented features",
+                       normalize: bool = True) -> tuple[torch.Tensor, np.ndarray]:
     """``views`` passes of a random ``transform`` over ``images``: (views·N, D) embeddings, view by
     view, with their labels. The augmentations are drawn from ``seed`` alone (the run's random
-    state is neither read nor advanced), so the same call gives the same features, cached or not."""
-    feats = _features(backbone, images, ctx, transform, views, seed, desc, ctx.meter)
+    state is neither read nor advanced), so the same call gives the same features, cached or not.
+    ``normalize=False``: the encoder's raw outputs (float32), for a method that averages views
+    before normalising (Tip-Adapter's cache keys)."""
+    feats = _features(backbone, images, ctx, transform, views, seed, desc, ctx.meter, normalize)
     return feats, np.tile(images.labels, views)
 
 
-def _features(backbone, images, ctx, transform, views, seed, desc, meter) -> torch.Tensor:
+def _features(backbone, images, ctx, transform, views, seed, desc, meter, normalize) -> torch.Tensor:
     def compute() -> dict[str, torch.Tensor]:
-        return {"features": _compute(backbone, images, ctx, transform, views, seed, desc, meter)}
+        return {"features": _compute(backbone, images, ctx, transform, views, seed, desc, meter, normalize)}
 
     cache = getattr(backbone, "feature_cache", None)
     transform_id = transform_key(transform)
@@ -56,12 +59,12 @@ def _features(backbone, images, ctx, transform, views, seed, desc, meter) -> tor
     augmented = {"workers": ctx.workers, "batch_size": ctx.eval_batch_size} if seed is not None else {}
     parts = {"kind": "image-features", **backbone.cache_key("visual"), "images": image_fingerprint(images.source),
              "n": len(images), "transform": transform_id, "views": views, "seed": seed, **augmented,
-             "precision": ctx.precision}
+             "precision": ctx.precision, **({} if normalize else {"normalized": False})}
     expect = {"features": ((views * len(images), backbone.embed_dim), torch.float32)}
     return cache.fetch(parts, compute, expect)["features"]
 
 
-def _compute(backbone, images, ctx, transform, views, seed, desc, meter) -> torch.Tensor:
+def _compute(backbone, images, ctx, transform, views, seed, desc, meter, normalize=True) -> torch.Tensor:
     """Run the encoder; under a forked random state, so that a cache hit (which runs nothing)
     and a miss leave the run's random numbers in the same place."""
     devices = [backbone.device] if backbone.device.type == "cuda" else []
@@ -74,6 +77,8 @@ def _compute(backbone, images, ctx, transform, views, seed, desc, meter) -> torc
             loader = ctx.loader(images.dataset(transform), batch_size=ctx.eval_batch_size)
             with torch.inference_mode(), ctx.autocast():
                 for x, _ in ctx.progress(meter.iterate(loader), desc=desc, total=len(loader)):
-                    out.append(image_embeddings(backbone.model, ctx.to_device(x)).cpu())
+                    x = ctx.to_device(x)
+                    f = image_embeddings(backbone.model, x) if normalize else backbone.model.encode_image(x).float()
+                    out.append(f.cpu())
     # A normal tensor, not an inference tensor: methods train on these features.
     return torch.cat(out).clone() if out else torch.zeros(0, backbone.embed_dim)

@@ -21,6 +21,8 @@ from ..contract.names import unknown_message
 
 PROBE_TIMEOUT_S = 3.0
 HF_HOST = "huggingface.co"
+#: The command that lists every open_clip architecture with its pretrained tags.
+LIST_ARCHITECTURES = "udabench list --open-clip"
 
 
 def split_spec(spec: str) -> tuple[str, str | None]:
@@ -43,6 +45,26 @@ def host_reachable(host: str, port: int = 443, timeout: float = PROBE_TIMEOUT_S)
             return True
     except OSError:
         return False
+
+
+def unknown_architecture(arch: str) -> UnknownNameError:
+    """The error for an architecture open_clip does not know: the closest names, and how to list them all."""
+    import open_clip
+
+    return UnknownNameError(unknown_message("open_clip architecture", arch, open_clip.list_models(),
+                                            listing=f"`{LIST_ARCHITECTURES}`"))
+
+
+def hf_cli() -> str:
+    """The command-line tool the installed huggingface_hub provides: ``hf`` (what current
+    releases install), or ``huggingface-cli`` for an old release that ships only that one."""
+    try:
+        from importlib.metadata import PackageNotFoundError, distribution
+
+        scripts = {e.name for e in distribution("huggingface_hub").entry_points if e.group == "console_scripts"}
+    except (ImportError, PackageNotFoundError):  # pragma: no cover - open_clip depends on it
+        scripts = set()
+    return "huggingface-cli" if "huggingface-cli" in scripts and "hf" not in scripts else "hf"
 
 
 def _hf_cached(repo_id: str, filenames: list[str]) -> str | None:
@@ -72,12 +94,12 @@ def resolve_tag(arch: str, tag: str) -> tuple[str | None, dict, str]:
     import open_clip
 
     if arch not in open_clip.list_models():
-        raise UnknownNameError(unknown_message("open_clip architecture", arch, open_clip.list_models()))
+        raise unknown_architecture(arch)
     cfg = open_clip.get_pretrained_cfg(arch, tag)
     if not cfg:
         tags = open_clip.list_pretrained_tags_by_model(arch)
         raise UnknownNameError(unknown_message(
-            f"pretrained tag for {arch}", tag, tags,
+            f"pretrained tag of {arch}", tag, tags,
             f"Or give a checkpoint file: --backbone {arch}:/path/to/weights.safetensors"))
     hf = cfg.get("hf_hub", "")
     if hf:
@@ -85,7 +107,7 @@ def resolve_tag(arch: str, tag: str) -> tuple[str | None, dict, str]:
         filename = filename or "open_clip_pytorch_model.bin"
         names = _hf_candidates(filename)
         hint = (f"the file {names[0]} (or {names[-1]}) of the Hugging Face repository {repo_id}. "
-                f"On a machine with network: `huggingface-cli download {repo_id} {names[0]}`, then copy "
+                f"On a machine with network: `{hf_cli()} download {repo_id} {names[0]}`, then copy "
                 f"~/.cache/huggingface/hub here (or set HF_HOME), or pass the file itself: "
                 f"--backbone {arch}:/path/to/{names[0]}")
         return _hf_cached(repo_id, names), cfg, hint
@@ -173,7 +195,7 @@ def create_open_clip(spec: str, device: str = "cpu"):
             raise WeightsUnavailableError(
                 f"backbone {spec!r}: open_clip_config.json of {repo} is not in the Hugging Face cache and "
                 f"{HF_HOST} cannot be reached from here. On a machine with network: "
-                f"`huggingface-cli download {repo}`, then copy ~/.cache/huggingface/hub here.")
+                f"`{hf_cli()} download {repo}`, then copy ~/.cache/huggingface/hub here.")
         return open_clip.create_model(arch, **kwargs), arch
     if arch.startswith("local-dir:"):
         folder = Path(arch[len("local-dir:"):]).expanduser()
@@ -185,7 +207,7 @@ def create_open_clip(spec: str, device: str = "cpu"):
     if tag is None:
         raise WeightsUnavailableError(
             f"backbone {spec!r} names no weights. Use ARCH:TAG (e.g. ViT-B-16:openai; "
-            f"`python -c \"import open_clip; print(open_clip.list_pretrained())\"` lists them) "
+            f"`{LIST_ARCHITECTURES}` lists them) "
             f"or ARCH:/path/to/checkpoint.safetensors")
     looks_like_path = os.sep in tag or tag.endswith((".safetensors", ".pt", ".pth", ".bin"))
     if looks_like_path:
@@ -193,7 +215,7 @@ def create_open_clip(spec: str, device: str = "cpu"):
         if not path.is_file():
             raise WeightsUnavailableError(f"backbone {spec!r}: checkpoint file {path} does not exist")
         if arch not in open_clip.list_models():
-            raise UnknownNameError(unknown_message("open_clip architecture", arch, open_clip.list_models()))
+            raise unknown_architecture(arch)
         with reading_weights(spec, path, f"an open_clip checkpoint of {arch}: {STATE_DICT}"):
             return open_clip.create_model(arch, pretrained=str(path), **kwargs), file_digest(path)
     cached, cfg, hint = resolve_tag(arch, tag)

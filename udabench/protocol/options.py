@@ -70,6 +70,11 @@ class RunOptions:
     source_holdout: float = option(0.0, "fraction of every source class held out from the method for the "
                                         "source-accuracy validator (0: none; the method then sees the whole "
                                         "source)", minimum=0, maximum=0.5, keyed="when set")
+    transductive: bool = option(False, "adapt on the images that are scored: the target's evaluation split, "
+                                       "unlabeled, as ReCLIP's code does (run tag udabench.transductive); "
+                                       "default: the dataset's adaptation split (its train split where it has "
+                                       "one; a transductive benchmark such as Office-31 is transductive either "
+                                       "way)", keyed="when set")
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -27,6 +27,7 @@ from .options import RunOptions
 from .selection import SELECTION_METRICS
 from .task import SKIPPED_EXAMPLES_TAG, SKIPPED_TAG, RunResult, check_data, check_tasks, run_task
 from ..contract.registry import get_registry, load_backbone
+from ..tracking.mlflow_ui import AVG, parent_run_name, summary_key, task_run_name
 from ..tracking.tracker import TAG_KIND, NullTracker, Tracker, confusion_figure
 
 DEFAULT_SEEDS = (0, 1, 2)
@@ -104,6 +105,21 @@ def execute(req: RunRequest, echo: Callable[[str], None] = print) -> list[TaskRe
         return _execute(req, echo if dist.is_main else _silent, dist, device)
 
 
+def _distinct_seeds(method_cls, requested: list[int] | None) -> tuple[list[int], str]:
+    """The seeds to run, each distinct result once, and a note on the seeds left out ("" if none).
+
+    A seed given twice runs once; a seed-independent method (``Method.seed_independent``) runs
+    its first seed only, since every seed gives the same numbers."""
+    if not requested:
+        return ([0] if method_cls.seed_independent else list(DEFAULT_SEEDS)), ""
+    seeds = list(dict.fromkeys(requested))
+    if method_cls.seed_independent and len(seeds) > 1:
+        skipped = ", ".join(map(str, seeds[1:]))
+        return seeds[:1], (f"  note: running seed {seeds[0]} only; seed(s) {skipped} skipped: {method_cls.name} "
+                           f"does not depend on the seed, so every seed gives the same result")
+    return seeds, ""
+
+
 def _silent(line: str) -> None:
     pass
 
@@ -126,12 +142,14 @@ def _execute(req: RunRequest, echo: Callable[[str], None], dist: DistributedInfo
     method_cls = reg.method(req.method)
     dataset_cls = reg.dataset(req.dataset)
     tasks = dataset_cls.resolve_tasks(req.tasks)
-    seeds = list(req.seeds) if req.seeds else ([0] if method_cls.seed_independent else list(DEFAULT_SEEDS))
+    seeds, seed_note = _distinct_seeds(method_cls, req.seeds)
     config = resolve_config(req, method_cls, dataset_cls)
     dataset: Dataset = dataset_cls(opts.root)
     spec = req.backbone or dataset_cls.default_backbone
     echo(f"udabench: {method_cls.label()} on {dataset_cls.name}, {len(tasks)} task(s) x {len(seeds)} seed(s), "
          f"backbone {spec}, {device}" + (f", {dist.world_size} processes" if dist.enabled else ""))
+    if seed_note:
+        echo(seed_note)
     if dist.enabled and not method_cls.data_parallel:
         echo(f"  note: {method_cls.name} does not train data-parallel: each process adapts on all the data; "
              f"only evaluation is split")
@@ -139,7 +157,7 @@ def _execute(req: RunRequest, echo: Callable[[str], None], dist: DistributedInfo
     # the command in seconds, naming the fix (one MLflow record per run, written by rank 0).
     tracker = Tracker(opts.tracking_uri) if dist.is_main else NullTracker()
     check_tasks(method_cls, dataset_cls, tasks)  # then the data, then the weights: the cheap checks first
-    check_data(method_cls, dataset, tasks)
+    check_data(method_cls, dataset, tasks, opts.transductive)
     backbone = load_backbone(spec, device=device)
     method_cls(config).check_backbone(backbone, dataset)  # e.g. prompts that cannot fit: refused now
     _warn_undeclared_small_images(method_cls, dataset, tasks[0], echo)
@@ -157,7 +175,7 @@ def _execute(req: RunRequest, echo: Callable[[str], None], dist: DistributedInfo
         "udabench.compile": str(opts.compile), "udabench.channels_last": str(channels_last),
         "udabench.feature_cache": str(opts.cache), "udabench.threads": str(threads),
     }
-    parent_name = f"{method_cls.name} · {dataset_cls.name} · {spec}"
+    parent_name = parent_run_name(method_cls.name, spec)
     records: list[TaskRecord] = []
     command = _Command(tracker, common, method_cls, config, dataset, backbone, device, req, echo, dist,
                        channels_last)
@@ -182,7 +200,9 @@ def _execute(req: RunRequest, echo: Callable[[str], None], dist: DistributedInfo
                     echo(f"  {task.name:<24} seed {seed}: FAILED ({type(exc).__name__}: {exc})")
         if records:
             parent.log_table(summary_rows(records, dataset_cls), "results.json")
-            parent.log_metrics(_parent_metrics(records))
+            summary = _parent_metrics(records, dataset_cls.headline_metric)
+            parent.log_metrics(summary)
+            tracker.show_in_ui(dataset_cls.name, [k for k in summary if "/" in k])
         if failures:
             raise RunsFailedError(f"{len(failures)} of {len(tasks) * len(seeds)} runs failed (marked FAILED in "
                                   f"MLflow with their error):\n  " + "\n  ".join(failures))
@@ -193,7 +213,7 @@ def _warn_undeclared_small_images(method_cls, dataset: Dataset, task: Task, echo
     """Profiles follow what a dataset declares (``image_size``), so that a configuration is known
     before any data is read. A dataset that declares no size but holds small images gets the
     methods' defaults: say so, with the fix, when one of its images shows it."""
-    if dataset.hparam_profile() is not None or SMALL_IMAGE not in method_cls.profiles:
+    if dataset.profile is not None or dataset.hparam_profile() is not None or SMALL_IMAGE not in method_cls.profiles:
         return
     try:
         width, height = dataset.load(task.target, dataset.eval_split).source.load(0).size
@@ -237,7 +257,7 @@ def _run_one(command: _Command, task: Task, seed: int) -> TaskRecord:
                                  config.digest(), opts),
             **common, TAG_KIND: "task", "udabench.task": task.name, "udabench.source": task.source,
             "udabench.target": task.target, "udabench.seed": seed}
-    with tracker.start_run(dataset.name, f"{method_cls.name} · {task.name} · seed {seed}", tags,
+    with tracker.start_run(dataset.name, task_run_name(method_cls.name, task.name, seed), tags,
                            parent=parent) as run:
         run.log_params({**config.to_dict(), "seed": seed, "precision": opts.precision})
         run.log_text(_config_yaml(req, config, [task], [seed], tags["udabench.backbone"]), "config.yaml")
@@ -259,7 +279,7 @@ def _run_one(command: _Command, task: Task, seed: int) -> TaskRecord:
             result = run_task(method_cls, config, dataset, task, seed, backbone, ctx,
                               on_adapted=adapted, skip_bad_images=opts.skip_bad_images,
                               select_every=opts.select_every, validators=get_registry().validators,
-                              source_holdout=opts.source_holdout)
+                              source_holdout=opts.source_holdout, transductive=opts.transductive)
         except BaseException:
             if dist.enabled:  # what rank 0 measured before the failure, without the collective
                 method_metrics.flush_local()
@@ -338,8 +358,20 @@ def summary_rows(records: list[TaskRecord], dataset_cls) -> list[dict]:
     return rows
 
 
-def _parent_metrics(records: list[TaskRecord]) -> dict:
+def _parent_metrics(records: list[TaskRecord], headline: str = "top1") -> dict:
+    """The command's summary on its parent run: ``avg_top1`` and ``avg_mean_class_acc`` (over every
+    run), and per task the mean over its seeds, ``top1/<task>``, with their mean over the command's
+    tasks, ``top1/avg`` (the leaderboard's cells and avg column, for this command's runs); the
+    same for the dataset's headline metric when it is not top1."""
     if not records:
         return {}
-    return {"avg_top1": float(np.mean([r.result.metrics["top1"] for r in records])),
-            "avg_mean_class_acc": float(np.mean([r.result.metrics["mean_class_acc"] for r in records]))}
+    out = {"avg_top1": float(np.mean([r.result.metrics["top1"] for r in records])),
+           "avg_mean_class_acc": float(np.mean([r.result.metrics["mean_class_acc"] for r in records]))}
+    tasks = list(dict.fromkeys(r.task.name for r in records))
+    for metric in dict.fromkeys((headline, "top1")):  # the headline first: the saved view sorts by it
+        if not all(metric in r.result.metrics for r in records):
+            continue
+        means = {t: float(np.mean([r.result.metrics[metric] for r in records if r.task.name == t])) for t in tasks}
+        out.update({summary_key(metric, t): v for t, v in means.items()})
+        out[summary_key(metric, AVG)] = float(np.mean(list(means.values())))
+    return out

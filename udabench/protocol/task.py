@@ -65,14 +65,21 @@ def check_tasks(method_cls: type[Method], dataset_cls: type[Dataset], tasks: lis
             f"(`udabench list` shows each method's setting), or pick a dataset with two domains or more.")
 
 
-def splits_read(method_cls: type[Method], dataset: Dataset, task: Task) -> list[tuple[str, str]]:
+def adapt_split(dataset: Dataset, transductive: bool = False) -> str:
+    """The split of the target a method adapts on: the evaluation split itself with ``transductive``
+    (ReCLIP's protocol), else the dataset's ``adapt_split``."""
+    return dataset.eval_split if transductive else dataset.adapt_split
+
+
+def splits_read(method_cls: type[Method], dataset: Dataset, task: Task,
+                transductive: bool = False) -> list[tuple[str, str]]:
     """The (domain, split) pairs a run of ``task`` reads, in the order ``build_adapt_data`` reads them."""
     wants_source, wants_target, wants_shots = DATA_RULES[Setting(method_cls.setting)]
     pairs = [(task.target, dataset.eval_split)]
     if wants_source:
         pairs.append((task.source, dataset.train_split))
     if wants_target:
-        pairs.append((task.target, dataset.adapt_split))
+        pairs.append((task.target, adapt_split(dataset, transductive)))
     if wants_shots:
         pairs.append((task.shot_domain, dataset.train_split))
         if dataset.val_split is not None:
@@ -80,17 +87,17 @@ def splits_read(method_cls: type[Method], dataset: Dataset, task: Task) -> list[
     return list(dict.fromkeys(pairs))
 
 
-def check_data(method_cls: type[Method], dataset: Dataset, tasks: list[Task]) -> None:
+def check_data(method_cls: type[Method], dataset: Dataset, tasks: list[Task], transductive: bool = False) -> None:
     """Find every split the runs will read (the dataset's DataError names what is missing), before
     any weights are loaded: a user without the data learns it before fetching a backbone."""
     for task in tasks:
-        for domain, split in splits_read(method_cls, dataset, task):
+        for domain, split in splits_read(method_cls, dataset, task, transductive):
             dataset.load(domain, split)
 
 
 def build_adapt_data(method_cls: type[Method], config: Config, dataset: Dataset, task: Task,
                      seed: int, skip_bad_images: bool = False,
-                     source_holdout: float = 0.0) -> tuple[AdaptData, EvalSet]:
+                     source_holdout: float = 0.0, transductive: bool = False) -> tuple[AdaptData, EvalSet]:
     """Hand the method exactly what its setting allows; keep the evaluation set for ourselves.
 
     Few-shot: K shots per class from the train split of the task's shot domain (the target, or the
@@ -99,6 +106,8 @@ def build_adapt_data(method_cls: type[Method], config: Config, dataset: Dataset,
 
     ``source_holdout``: the fraction of every source class held out from the method (drawn from
     ``seed``) for the source-accuracy validator; 0: the method sees the whole source.
+
+    ``transductive``: the unlabeled target is the evaluation split itself (``adapt_split``).
 
     ``skip_bad_images``: drop the image files PIL cannot read from every list the run reads
     (``ImageList.without_unreadable``), recording their paths in ``EvalSet.skipped``; by
@@ -132,8 +141,9 @@ def build_adapt_data(method_cls: type[Method], config: Config, dataset: Dataset,
         if source_holdout > 0:
             held, kept = stratified_split(data.source.labels, source_holdout, seed)
             data.source, holdout = data.source.subset(kept), data.source.subset(held)
+    split = adapt_split(dataset, transductive)
     if wants_target:
-        adapt = load(task.target, dataset.adapt_split)
+        adapt = load(task.target, split)
         data.target = TargetView(adapt.source, task.target, seed)  # the pixels only: labels stay here
     if wants_shots:
         if "shots" not in config:
@@ -153,9 +163,13 @@ def build_adapt_data(method_cls: type[Method], config: Config, dataset: Dataset,
         evaluation = keep.relabel(evaluation)
         adapt = keep.relabel(adapt) if adapt is not None else None
     return data, EvalSet(evaluation, excluded, list(skipped), adapt,
-                         adapt is not None and dataset.adapt_split == dataset.eval_split and not excluded, holdout,
+                         adapt is not None and split == dataset.eval_split and not excluded, holdout,
                          keep)
 
+
+#: Run tag of every run that adapts on an unlabeled target: "true" when that target is the evaluation
+#: split itself (``--transductive``, ReCLIP's protocol, or a transductive benchmark), else "false".
+TRANSDUCTIVE_TAG = "udabench.transductive"
 
 #: Run tags of ``--skip-bad-images``: how many image files were dropped, and the first few paths.
 SKIPPED_TAG = "udabench.skipped_bad_images"
@@ -214,7 +228,7 @@ def run_task(method_cls: type[Method], config: Config, dataset: Dataset, task: T
              backbone: ClipBackbone, ctx: RunContext,
              on_adapted: Callable[[dict], None] | None = None, skip_bad_images: bool = False,
              select_every: int = 1, validators: dict[str, type] | None = None,
-             source_holdout: float = 0.0) -> RunResult:
+             source_holdout: float = 0.0, transductive: bool = False) -> RunResult:
     """Build the data, adapt, evaluate. ``on_adapted`` receives the adaptation metrics as soon
     as they exist, so they are recorded even if evaluation then fails. ``skip_bad_images``: see
     ``build_adapt_data``; the count and the first paths skipped become run tags.
@@ -231,7 +245,7 @@ def run_task(method_cls: type[Method], config: Config, dataset: Dataset, task: T
     lookups_before = (cache.hits, cache.misses) if cache is not None else None
     with PeakMemory(ctx.device) as memory:
         data, evaluation = build_adapt_data(method_cls, config, dataset, task, seed, skip_bad_images,
-                                            source_holdout)
+                                            source_holdout, transductive)
         selection = None
         if select_every > 0 and not ctx.dist.enabled:
             selection = Selection(evaluation.images, evaluation.target, evaluation.target_is_evaluation,
@@ -270,6 +284,8 @@ def run_task(method_cls: type[Method], config: Config, dataset: Dataset, task: T
         metrics.update({"cache_hit": hits / (hits + misses) if hits + misses else 0.0,
                         "cache_lookups": hits + misses})
     tags = {"udabench.eval_excluded_shots": str(evaluation.excluded)} if evaluation.excluded else {}
+    if data.target is not None:  # adapted on the very images it is scored on, or on others
+        tags[TRANSDUCTIVE_TAG] = str(evaluation.target_is_evaluation).lower()
     if skip_bad_images:
         tags.update(skipped_tags(evaluation.skipped))
     classes = tuple(dataset.classes)

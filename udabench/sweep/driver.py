@@ -54,16 +54,29 @@ def run_sweep(name: str, jobs: list[Job], launcher, spec_text: str, tracking_uri
 
 def check_store_for(launcher, uri: str) -> None:
     """SQLite is one file on one machine: refuse it for jobs on other machines, warn for many
-    local writers."""
-    if is_remote_store(uri):
+    local writers (the problems ``store_problem`` finds)."""
+    problem = store_problem(launcher, uri)
+    if problem is None:
         return
+    refused, message = problem
+    if refused:
+        raise SweepError(message)
+    print(f"udabench: note: {message}", file=sys.stderr)
+
+
+def store_problem(launcher, uri: str) -> tuple[bool, str] | None:
+    """What is wrong with tracking ``launcher``'s jobs in the store ``uri``: ``(True, why)`` when
+    a sweep must refuse to start (SQLite, a file on this machine, for jobs on other machines),
+    ``(False, why)`` for a risk worth a note (several local processes writing to SQLite), None
+    when nothing is. ``udabench sweep`` refuses or notes it; ``--dry-run`` prints it as a warning."""
+    if is_remote_store(uri):
+        return None
     server = ("start a tracking server (mlflow server --backend-store-uri sqlite:///mlflow.db "
               "--host 0.0.0.0 --port 5000) and set MLFLOW_TRACKING_URI=http://HOST:5000")
     if launcher.spans_machines():
-        raise SweepError(f"the {launcher.name!r} launcher runs jobs on other machines, but the tracking store "
-                         f"is {uri}, a file on this one: {server}")
+        return True, (f"the {launcher.name!r} launcher runs jobs on other machines, but the tracking store "
+                      f"is {uri}, a file on this one: {server}")
     if launcher.parallel:
-        print(f"udabench: note: several processes will write to {uri}. SQLite takes one writer at a time; "
-              f"if runs fail with 'database is locked', {server}.", file=sys.stderr)
-
-
+        return False, (f"several processes will write to {uri}. SQLite takes one writer at a time; "
+                       f"if runs fail with 'database is locked', {server}.")
+    return None

@@ -45,12 +45,21 @@ def sweep_leaderboard(name: str, tracking_uri: str | None, metric: str | None, f
         else:
             print(render(*sweep_csv(recs), "csv"), end="")
         return 0
-    for dataset in datasets:
-        ds_jobs = [j for j in jobs if j.dataset == dataset]
-        ds_metric = metric or _headline_metric(dataset)
-        header, rows = sweep_table(ds_jobs, states, ds_metric)
-        print(f"\n{dataset}: {ds_metric} (%), mean ± std over seeds; * = a task without a finished job")
+    if len(datasets) > 1 and all(len({j.task for j in jobs if j.dataset == d}) == 1 for d in datasets):
+        # A suite of one-task datasets (CoOp's few-shot suite): one table, a dataset a column.
+        header, rows = suite_table(jobs, states, metric, name)
+        shown_metric = metric or "each dataset's headline metric"
+        print(f"\n{name}: {shown_metric} (%), mean ± std over seeds, a dataset a "
+              f"column; * = a dataset without a finished job; [paper] rows: published numbers")
         print(render(header, rows, fmt))
+    else:
+        for dataset in datasets:
+            ds_jobs = [j for j in jobs if j.dataset == dataset]
+            ds_metric = metric or _headline_metric(dataset)
+            header, rows = sweep_table(ds_jobs, states, ds_metric)
+            rows += reference_rows([dataset], list(dict.fromkeys(j.task for j in ds_jobs)), len(header))
+            print(f"\n{dataset}: {ds_metric} (%), mean ± std over seeds; * = a task without a finished job")
+            print(render(header, rows, fmt))
     unfinished = [j for j in jobs if states[j.key].status != FINISHED]
     if unfinished:
         print(f"\nNot finished ({len(unfinished)}; `udabench sweep` on the same file runs the missing ones, "
@@ -84,6 +93,65 @@ def sweep_records(jobs: list[Job], states: dict[str, JobState], metric: str,
             **{s: sum(states[j.key].status == s for j in members) for s in (FINISHED, FAILED, MISSING)},
             "failures": [{"reason": r, "runs": n} for r, n in reasons.most_common()],
         })
+    return out
+
+
+def suite_table(jobs: list[Job], states: dict[str, JobState], metric: str | None,
+                sweep: str = "") -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a sweep over one-task datasets: a row per (method, grid point, backbone),
+    whatever each dataset's own hyperparameters (its config hash), a column per dataset, then the
+    published rows of the same datasets."""
+    datasets = list(dict.fromkeys(j.dataset for j in jobs))
+    groups: dict[tuple, list[Job]] = {}
+    for job in jobs:
+        groups.setdefault((job.method, job.label, job.backbone), []).append(job)
+    header = ["method", "backbone", *datasets, "avg", "seeds", "finished", "failed", "missing"]
+    rows = []
+    for (method, label, backbone), members in groups.items():
+        cells, means, seeds = [], [], set()
+        for dataset in datasets:
+            values = [states[j.key].metrics[metric or _headline_metric(dataset)] for j in members
+                      if j.dataset == dataset and states[j.key].status == FINISHED
+                      and (metric or _headline_metric(dataset)) in states[j.key].metrics]
+            stats = task_stats(values)
+            cells.append(stats_cell(stats))
+            if values:
+                means.append(float(np.mean(values)))
+                seeds.add(len(values))
+        avg = (f"{np.mean(means):.1f}" if means else "") + ("" if len(means) == len(datasets) else "*")
+        rows.append([_method_label(method, label), backbone, *cells, avg, "/".join(map(str, sorted(seeds))),
+                     *[str(sum(states[j.key].status == s for j in members)) for s in (FINISHED, FAILED, MISSING)]])
+    tasks = [next(j.task for j in jobs if j.dataset == d) for d in datasets]
+    return header, rows + reference_rows(datasets, tasks, len(header)) + suite_reference_rows(sweep, datasets, len(header))
+
+
+def suite_reference_rows(sweep: str, columns: list[str], width: int) -> list[list[str]]:
+    """The rows a paper gives for its whole suite only (an average over its datasets)."""
+    from ..tracking.leaderboard import reference_label
+    from ..tracking.references import references_for
+
+    return [([reference_label(ref), ref.backbone, *[""] * len(columns), f"{ref.values['avg']:.2f}"] + [""] * width)[:width]
+            for ref in references_for(f"suite:{sweep}") if "avg" in ref.values]
+
+
+def reference_rows(datasets: list[str], columns: list[str], width: int) -> list[list[str]]:
+    """The published rows (``tracking.references``) of these datasets, one row per paper row, a cell
+    per column (a task name; a one-task dataset's task is its own name), padded to ``width``."""
+    from ..tracking.leaderboard import reference_label
+    from ..tracking.references import references_for
+
+    rows: dict[tuple, dict[str, float]] = {}
+    for dataset in datasets:
+        for ref in references_for(dataset):
+            for column in columns:
+                if column in ref.values:
+                    rows.setdefault((reference_label(ref), ref.backbone), {})[column] = ref.values[column]
+    out = []
+    for (label, backbone), values in rows.items():
+        cells = [f"{values[c]:.2f}" if c in values else "" for c in columns]
+        shown = [values[c] for c in columns if c in values]
+        avg = f"{np.mean(shown):.1f}" + ("" if len(shown) == len(columns) else "*")
+        out.append(([label, backbone, *cells, avg] + [""] * width)[:width])
     return out
 
 

@@ -163,6 +163,7 @@ def expand(spec: SweepSpec, tracking_uri: str | None = None, root: str | None = 
     resolved (and so validated) the way ``udabench run`` resolves it."""
     from ..contract.registry import get_registry
     from ..protocol.runner import DEFAULT_SEEDS, RunRequest, resolve_config
+    from ..protocol.task import check_tasks
     from ..tracking.tracker import tracking_uri as resolve_uri
 
     reg = get_registry()
@@ -177,6 +178,10 @@ def expand(spec: SweepSpec, tracking_uri: str | None = None, root: str | None = 
         for backbone in spec.backbones or [dataset_cls.default_backbone]:
             for method_name, body in spec.methods.items():
                 method_cls = reg.method(method_name)
+                try:
+                    check_tasks(method_cls, dataset_cls, tasks)  # e.g. uda on a one-domain dataset
+                except ConfigError as exc:
+                    raise SweepError(f"sweep {spec.name}: {exc}") from None
                 seeds = spec.seeds or (list(DEFAULT_SEEDS) if not method_cls.seed_independent else [0])
                 if method_cls.seed_independent:
                     seeds = seeds[:1]  # the result does not depend on it: one run, not len(seeds)

@@ -184,7 +184,8 @@ def check_dataset(dataset_cls, root=None, images: int = 4) -> None:
     * class names, and the prompt names, are unique and printable: not empty, no control or
       other non-printable character, no leading or trailing whitespace;
     * every (domain, split) the standard tasks need loads (a ``DataError`` is a failure) as an
-      ImageList of the declared classes, non-empty, with images of every class;
+      ImageList of the declared classes, non-empty, with images of every class (of a domain that
+      declares ``domain_classes``: of every class it declares, and of no other);
     * ``images`` images of each, spread over the split (the first one included), decode, come
       out of ``ImageSource.load`` as RGB, and have the declared ``image_size`` and
       ``image_mode`` when the plugin declares them;
@@ -222,7 +223,14 @@ def check_dataset(dataset_cls, root=None, images: int = 4) -> None:
                                                       f"the plugin declares {len(ds.classes)}")
         if len(got) == 0:
             raise ConformanceError(plugin, "non-empty splits", f"{where} is empty")
-        absent = np.flatnonzero(np.bincount(got.labels, minlength=got.num_classes) == 0)
+        counts = np.bincount(got.labels, minlength=got.num_classes)
+        held = np.asarray(ds.domain_classes.get(domain, range(got.num_classes)), np.int64)  # a subset: its classes
+        absent = held[counts[held] == 0]
+        outside = np.setdiff1d(np.flatnonzero(counts), held)
+        if outside.size:
+            named = ", ".join(f"{ds.classes[c]!r} (label {c})" for c in outside[:10])
+            raise ConformanceError(plugin, "domain_classes", f"{where}: domain {domain!r} declares "
+                                   f"{held.size} classes (domain_classes) but has images of {named}")
         if absent.size:
             named = ", ".join(f"{ds.classes[c]!r} (label {c})" for c in absent[:10])
             more = f" and {absent.size - 10} more" if absent.size > 10 else ""

@@ -1,8 +1,9 @@
 """Published numbers shown beside ours in the leaderboard, labelled with backbone and source.
 
-From the DAPL README tables (LeapLabTHU/DAPrompt, exact; docs/methods.md, published numbers) and the DAMPL
-abstract (averages only, backbone not stated). Keys are udabench task
-names; "avg" is the paper's own average.
+From the DAPL README tables (LeapLabTHU/DAPrompt, exact; docs/methods.md, published numbers), the DAMPL
+abstract (averages only, backbone not stated), and the few-shot suite's tables (``references_fewshot``:
+CoOp, Tip-Adapter-F, zero-shot CLIP and the linear probe per dataset and shot count). Keys are udabench
+task names; "avg" is the paper's own average (a one-task row: that task).
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ class Reference:
     source: str
     values: dict[str, float]
     #: How the paper chose the reported state: "oracle" (best epoch by target test accuracy, as
-    #: DAPL's code reports), "none" (nothing trained), or "not stated".
+    #: DAPL's code reports), "last" (the last epoch, as CoOp's code), "none" (nothing trained), or
+    #: "not stated".
     selection: str = "not stated"
+    #: The shots per class of a few-shot row (None: not a few-shot row).
+    shots: int | None = None
 
 
 _OH = ["Ar2Cl", "Ar2Pr", "Ar2Rw", "Cl2Ar", "Cl2Pr", "Cl2Rw", "Pr2Ar", "Pr2Cl", "Pr2Rw", "Rw2Ar", "Rw2Cl", "Rw2Pr"]
@@ -71,6 +75,41 @@ REFERENCES: tuple[Reference, ...] = (
     _row("minidomainnet", "dampl", "DAMPL", "not stated", [], [79.7], "DAMPL abstract (CSA 2026)"),
     _row("visda2017", "dampl", "DAMPL", "not stated", ["train2val"], [89.8, 89.8], "DAMPL abstract (CSA 2026)"),
 )
+
+
+def _fewshot_rows() -> tuple[Reference, ...]:
+    """The few-shot suite's rows (``references_fewshot``): one per dataset, method and shot count."""
+    from .references_fewshot import DATASETS, SHIFT_TABLES, TABLES, TIP, TIP_SHIFT
+
+    rows = []
+    for method, label, source, by_shots in TABLES:
+        # Tip-Adapter-F's code keeps the best test epoch; CoOp's takes the last step.
+        selection = "none" if method == "zeroshot" else "oracle" if source == TIP else "last"
+        for shots, values in by_shots.items():
+            shown = f"{label} {shots}-shot" if shots else label
+            for dataset, value in zip(DATASETS, values):
+                # A one-task dataset's avg is that task; ImageNet's table also has its four shifts.
+                avg = {} if dataset == "imagenet" else {"avg": value}
+                rows.append(Reference(dataset, method, shown, "RN50", source, {dataset: value, **avg},
+                                      selection, shots))
+    for method, label, shots, values in SHIFT_TABLES:
+        shown = f"{label} {shots}-shot" if shots else label
+        selection = "none" if method == "zeroshot" else "oracle" if method == "tip-adapter-f" else "last"
+        rows.append(Reference("imagenet", method, shown + " (shifts)", "RN50", TIP_SHIFT, dict(values), selection,
+                              shots))
+    return tuple(rows)
+
+
+#: Rows of a whole suite's average (``dataset`` is ``suite:<name>``): all a paper gives.
+_RECLIP = "ReCLIP abstract (Hu et al., WACV 2024; arXiv 2308.03793)"
+SUITE_ROWS = (
+    # "average accuracy ... from 69.83% to 74.94% on 22 image classification benchmarks": CLIP, then ReCLIP,
+    # ViT-L/14 (its README's main model); ReCLIP reports the best epoch on the adaptation set = the scored set.
+    Reference("suite:reclip-22", "zeroshot", "CLIP", "ViT-L/14", _RECLIP, {"avg": 69.83}, "none"),
+    Reference("suite:reclip-22", "reclip", "ReCLIP", "ViT-L/14", _RECLIP, {"avg": 74.94}, "oracle"),
+)
+
+REFERENCES = REFERENCES + _fewshot_rows() + SUITE_ROWS
 
 
 def references_for(dataset: str) -> list[Reference]:

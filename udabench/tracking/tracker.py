@@ -4,7 +4,11 @@
 The default store is ``sqlite:///mlflow.db`` in the working directory;
 ``MLFLOW_TRACKING_URI`` (or ``--tracking-uri``) points udabench at a real
 tracking server. A run that raises is marked FAILED, one interrupted with
-Ctrl-C KILLED; what it measured until then is flushed first.
+Ctrl-C KILLED; what it measured until then is flushed first. Commands that only
+read (the leaderboard, ``runs gc``) open a store with ``create_store=False``: a
+SQLite file or store folder that does not exist is an error, not a new empty store.
+Experiments udabench writes to are tagged for the MLflow UI's training views
+(``mlflow_ui.py``).
 """
 
 from __future__ import annotations
@@ -20,9 +24,19 @@ from pathlib import Path
 from typing import Any
 
 from ..contract.errors import UdabenchError
+from .mlflow_ui import (
+    EXPERIMENT_KIND_TAG,
+    LEADERBOARD_FIGURE,
+    LEADERBOARD_KIND,
+    LEADERBOARD_TABLE,
+    TRAINING_KIND,
+    leaderboard_run_name,
+    mark_training,
+    update_view,
+)
 
 DEFAULT_URI = "sqlite:///mlflow.db"
-TAG_KIND = "udabench.kind"  # "command" (parent) or "task" (child)
+TAG_KIND = "udabench.kind"  # "command" (parent), "task" (child), "sweep", "leaderboard" (mlflow_ui.py)
 FLUSH_EVERY = 200  # buffered metric values before a write
 
 
@@ -127,6 +141,45 @@ def unavailable_message(uri: str, exc: BaseException) -> str:
                "or a server started with `mlflow server --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 "
                "--port 5000`)")
     return f"cannot use the MLflow store {uri} ({_short(exc)}). {fix}. Nothing was run."
+
+
+class TrackingStoreMissingError(UdabenchError):
+    """A command that only reads was pointed at a store that does not exist."""
+
+
+def missing_store(uri: str) -> str | None:
+    """Why there is no store at ``uri`` (a SQLite file or a store folder that does not exist), or
+    None when there may be one (it exists, or only a connection can tell: a server, a database).
+    A path that runs through a regular file is not "missing" but broken: opening it says so."""
+    path = sqlite_path(uri)
+    if path is None and (uri.startswith("file:") or ("://" not in uri and not uri.startswith("databricks"))):
+        path = Path(uri[len("file://"):] if uri.startswith("file://") else uri.removeprefix("file:")).expanduser()
+        kind, present = "folder", path.is_dir()
+    elif path is not None:
+        kind, present = "file", path.is_file()
+    else:
+        return None
+    if present or path.exists():
+        return None
+    existing = next((p for p in path.absolute().parents if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        return None
+    return f"the {kind} {path.resolve()} does not exist"
+
+
+def require_store(uri: str) -> None:
+    """Raise :class:`TrackingStoreMissingError` (naming the store and how to point at one) when
+    there is no store at ``uri``; a read must not create one."""
+    reason = missing_store(uri)
+    if reason is None:
+        return
+    default = (f" (the default when neither --tracking-uri nor MLFLOW_TRACKING_URI is set: {DEFAULT_URI} in "
+               f"the working directory)" if uri == DEFAULT_URI else "")
+    raise TrackingStoreMissingError(
+        f"no MLflow tracking store at {uri}{default}: {reason}, and this command only reads, so it creates "
+        f"none. Point udabench at the store your runs were recorded in: --tracking-uri URI, or "
+        f"MLFLOW_TRACKING_URI=URI (e.g. sqlite:////path/to/mlflow.db, or http://host:5000 for a tracking "
+        f"server); `udabench run` creates the store when it records its first run")
 
 
 @contextlib.contextmanager
@@ -318,14 +371,18 @@ class Tracker:
     The store is checked when the tracker is made (a command makes it before loading weights or
     data): an HTTP store gets short timeouts and few retries (:data:`HTTP_DEFAULTS`), and a store
     that cannot be used is one :class:`TrackingStoreUnavailableError` naming the URI and the fix.
-    A SQLite store's schema is created under a file lock (:func:`schema_lock`)."""
+    A SQLite store's schema is created under a file lock (:func:`schema_lock`). With
+    ``create_store=False`` (the commands that only read) a store that does not exist is a
+    :class:`TrackingStoreMissingError` and nothing is created."""
 
-    def __init__(self, uri: str | None = None):
+    def __init__(self, uri: str | None = None, create_store: bool = True):
         from mlflow.tracking import MlflowClient
 
         from .store_guard import guard
 
         self.uri = tracking_uri(uri)
+        if not create_store:
+            require_store(self.uri)
         self.lost: BaseException | None = None  # the error of the store that stopped answering
         if is_http(self.uri):
             http_defaults()
@@ -339,15 +396,19 @@ class Tracker:
             raise TrackingStoreUnavailableError(unavailable_message(self.uri, exc)) from exc
 
     def experiment_id(self, name: str, create: bool = True) -> str | None:
+        """The id of experiment ``name``; with ``create`` (a writer) it is made if missing, restored
+        if deleted, and tagged for the MLflow UI's training views (``mlflow_ui.mark_training``)."""
         exp = self.client.get_experiment_by_name(name)
         if exp is not None:
             if exp.lifecycle_stage == "deleted":
                 self.client.restore_experiment(exp.experiment_id)
+            if create:
+                mark_training(self.client, exp)
             return exp.experiment_id
         if not create:
             return None
         try:
-            return self.client.create_experiment(name)
+            return self.client.create_experiment(name, tags={EXPERIMENT_KIND_TAG: TRAINING_KIND})
         except Exception:  # created meanwhile by another process
             exp = self.client.get_experiment_by_name(name)
             if exp is None:
@@ -384,14 +445,16 @@ class Tracker:
         return run
 
     def dead_runs(self, minutes: float | None = None) -> list[tuple[Any, float]]:
-        """Every RUNNING run of the store whose process is gone (see :func:`dead_since`), with its last sign of life."""
+        """Every RUNNING run of the store whose process is gone (see :func:`dead_since`), with its last
+        sign of life; not the leaderboard's run (:meth:`publish_leaderboard`), which is no method run."""
         exp_ids = [e.experiment_id for e in self.client.search_experiments(max_results=50000)]
         out, token = [], None
         while exp_ids:
             page = self.client.search_runs(exp_ids, filter_string="attributes.status = 'RUNNING'",
                                            max_results=1000, page_token=token)
             now = time.time()
-            out.extend((run, last) for run in page if (last := dead_since(run, minutes, now)) is not None)
+            out.extend((run, last) for run in page if run.data.tags.get(TAG_KIND) != LEADERBOARD_KIND
+                       and (last := dead_since(run, minutes, now)) is not None)
             token = page.token
             if not token:
                 break
@@ -400,6 +463,35 @@ class Tracker:
     def mark_killed(self, run, last: float) -> None:
         self.client.set_tag(run.info.run_id, "udabench.error", dead_reason(last).split(";")[0])
         self.client.set_terminated(run.info.run_id, status="KILLED", end_time=int(last * 1000))
+
+    def show_in_ui(self, experiment: str, summary_keys: list[str]) -> None:
+        """Add a command's summary metrics (``top1/<task>``, ``top1/avg``) to the experiment's saved
+        runs-table view (``mlflow_ui.update_view``); nothing once the store is lost."""
+        if self.lost is None:
+            with contextlib.suppress(Exception):  # a UI nicety: the runs are recorded already
+                exp_id = self.experiment_id(experiment, create=False)
+                if exp_id is not None:
+                    update_view(self.client, exp_id, summary_keys)
+
+    def publish_leaderboard(self, dataset: str, figure, records_json: str, metric: str) -> str:
+        """Log the leaderboard figure and its rows to the dataset experiment's leaderboard run (the
+        newest run tagged ``udabench.kind = leaderboard``, named ``leaderboard · <dataset>``; made on
+        first use), replacing what an earlier call logged there; returns its id. Queries of method
+        runs select ``udabench.kind = task`` and :meth:`dead_runs` skips it, so no table, sweep or
+        ``runs gc`` counts this run."""
+        exp_id = self.experiment_id(dataset)
+        found = self.client.search_runs([exp_id], filter_string=f"tags.`{TAG_KIND}` = '{LEADERBOARD_KIND}'",
+                                        max_results=1, order_by=["attributes.start_time DESC"])
+        if found:
+            run_id = found[0].info.run_id
+        else:
+            run_id = self.client.create_run(exp_id, run_name=leaderboard_run_name(dataset),
+                                            tags={TAG_KIND: LEADERBOARD_KIND, "udabench.dataset": dataset}).info.run_id
+        self.client.log_figure(run_id, figure, LEADERBOARD_FIGURE)
+        self.client.log_text(run_id, records_json, LEADERBOARD_TABLE)
+        self.client.set_tag(run_id, "udabench.leaderboard.metric", metric)
+        self.client.set_terminated(run_id, status="FINISHED", end_time=int(time.time() * 1000))
+        return run_id
 
     def task_runs(self, experiment: str, status: str | None = "FINISHED") -> list:
         """Every child run of an experiment (optionally only those that finished), newest first."""
@@ -462,6 +554,9 @@ class NullTracker:
     def start_run(self, experiment: str, name: str, tags: dict[str, Any],
                   parent: TrackedRun | NullRun | None = None) -> NullRun:
         return NullRun()
+
+    def show_in_ui(self, experiment: str, summary_keys: list[str]) -> None:
+        pass
 
 
 def confusion_figure(confusion, classes: Iterable[str], title: str):

@@ -39,6 +39,12 @@ class Digits(Dataset):
 
         return load_split(domain, split)
 
+    def data_location(self):
+        """The cache folder the generated domains are kept in (the data root is not read)."""
+        from .storage import data_folder
+
+        return data_folder()
+
 
 @hookimpl
 def register_datasets(register):

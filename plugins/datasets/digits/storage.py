@@ -25,8 +25,13 @@ TRAIN_FRACTION = 2 / 3
 SPLIT_SEED = 0
 
 
+def data_folder() -> Path:
+    """Where the drawn domains are kept: one folder per generator version, under the cache."""
+    return cache_root() / "digits" / f"v{GENERATOR_VERSION}"
+
+
 def domain_file(domain: str) -> Path:
-    return cache_root() / "digits" / f"v{GENERATOR_VERSION}" / f"{domain}.safetensors"
+    return data_folder() / f"{domain}.safetensors"
 
 
 #: Images per domain: the drawn domains have IMAGES_PER_CLASS per class, handwritten all 1,797 UCI digits.
