@@ -310,3 +310,18 @@ def test_reclip_adapts_on_the_test_split_under_transductive(tmp_path, mlflow_uri
     assert len(data.target) == len(test)
     _, inductive = build_adapt_data(method, config, dataset, dataset.tasks[0], seed=0)
     assert not inductive.target_is_evaluation and inductive.target.source.paths[0].endswith("train/negative/00000.png")
+
+
+def test_the_leaderboard_shows_transductive_runs_as_their_own_row(tmp_path, mlflow_uri, capsys):
+    root = BUILDERS["renderedsst2"](tmp_path / "data")
+    base = ["run", "--method", "reclip", "--dataset", "renderedsst2", "--root", str(root), "--backbone", "toyclip",
+            "--device", "cpu", "--tracking-uri", mlflow_uri, "--no-progress", "--seeds", "0",
+            "--set", "epochs=1", "--set", "k=2"]
+    assert udabench.cli.main(base) == 0 and udabench.cli.main(base + ["--transductive"]) == 0
+    capsys.readouterr()
+    assert udabench.cli.main(["leaderboard", "--dataset", "renderedsst2", "--tracking-uri", mlflow_uri,
+                              "--format", "json"]) == 0
+    import json
+
+    labels = {r["label"] for r in json.loads(capsys.readouterr().out) if not r.get("reference")}
+    assert labels == {"reclip (epochs=1, k=2)", "reclip (transductive; epochs=1, k=2)"}

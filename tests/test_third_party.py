@@ -13,7 +13,10 @@ from udabench.protocol.runner import RunRequest, _warn_undeclared_small_images, 
 import third_party_dataset as tp
 
 TASK = "marker2noisy"
-METHODS = ("zeroshot", "linear-probe", "source-ft", "dapl", "dampl", "clipdiv", "reclip", "dac", "fewshot-probe")
+METHODS = ("zeroshot", "linear-probe", "source-ft", "dapl", "dampl", "clipdiv", "reclip", "dac", "fewshot-probe",
+           "coop", "tip-adapter", "tip-adapter-f")
+#: CoOp's default 16-shot schedule is 200 epochs (about 30 s on the toy backbone): in the slow run.
+SLOW = {"coop"}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +33,7 @@ def lab_dataset(tmp_path_factory):
     del reg.datasets["tp-digits"], reg.plugins["tp-digits-test"], reg.origin[("dataset", "tp-digits")]
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", [pytest.param(m, marks=pytest.mark.slow) if m in SLOW else m for m in METHODS])
 def test_every_built_in_method_finishes_with_its_defaults(method, lab_dataset, mlflow_uri):
     assert get_registry().methods.keys() >= {method}
     (record,) = execute(RunRequest(method=method, dataset="tp-digits", tasks=[TASK], seeds=[0],

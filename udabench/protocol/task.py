@@ -28,6 +28,7 @@ from ..contract.errors import ConfigError, DataError, PluginError
 from .measure import PeakMemory, ThroughputMeter, timed
 from ..contract.method import AdaptData, Method
 from .metrics import summarize
+from ..tracking.tracker import TRANSDUCTIVE_TAG
 from .scoring import ClassSubset, logits_of, predict, scores_on_features  # noqa: F401 (predict, scores_on_features: re-exported)
 from .selection import Selection, validators_for
 from ..contract.settings import DATA_RULES, Setting
@@ -166,10 +167,6 @@ def build_adapt_data(method_cls: type[Method], config: Config, dataset: Dataset,
                          adapt is not None and split == dataset.eval_split and not excluded, holdout,
                          keep)
 
-
-#: Run tag of every run that adapts on an unlabeled target: "true" when that target is the evaluation
-#: split itself (``--transductive``, ReCLIP's protocol, or a transductive benchmark), else "false".
-TRANSDUCTIVE_TAG = "udabench.transductive"
 
 #: Run tags of ``--skip-bad-images``: how many image files were dropped, and the first few paths.
 SKIPPED_TAG = "udabench.skipped_bad_images"

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from .references import Reference, references_for
-from .tracker import _param_value, dead_reason, dead_since
+from .tracker import TRANSDUCTIVE_TAG, _param_value, dead_reason, dead_since
 
 #: tabulate's name for each text format.
 FORMATS = {"simple": "simple", "github": "github", "latex": "latex", "csv": "csv", "plain": "plain"}
@@ -63,6 +63,8 @@ class Entry:
     weights: str
     precision: str
     fidelity: str = ""
+    #: Adapted on the very images it is scored on (run tag ``udabench.transductive``): a row of its own.
+    transductive: bool = False
     params: dict[str, str] = field(default_factory=dict)  # the configuration, as MLflow params
     overrides: dict[str, str] = field(default_factory=dict)  # what the label names
     per_task: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -141,12 +143,12 @@ def collect(runs, metric: str, defaults: Mapping[str, Mapping[str, Any]] | None 
             continue  # running: not a result, not (yet) a failure
         t = run.data.tags
         key = (t.get("udabench.method"), t.get("udabench.backbone"), t.get("udabench.config_hash"),
-               t.get("udabench.weights"), t.get("udabench.precision"))
+               t.get("udabench.weights"), t.get("udabench.precision"), t.get(TRANSDUCTIVE_TAG) == "true")
         slot = key + (t.get("udabench.task"), t.get("udabench.seed"))
         e = entries.get(key)
         if e is None:
             e = entries[key] = Entry(key[0] or "?", key[0] or "?", key[1] or "?", key[2] or "", key[3] or "",
-                                     key[4] or "", fidelity=t.get("udabench.fidelity", ""),
+                                     key[4] or "", fidelity=t.get("udabench.fidelity", ""), transductive=key[5],
                                      params={k: v for k, v in run.data.params.items() if k not in NOT_HPARAMS})
         if status != "FINISHED":
             failed.append((key, slot, failure_reason(run)))
@@ -208,6 +210,7 @@ def label_entries(entries: list[Entry], defaults: Mapping[str, Mapping[str, Any]
 
 def _base_label(e: Entry) -> str:
     parts = (["reconstruction"] if e.fidelity == "reconstruction" else []) + \
+        (["transductive"] if e.transductive else []) + \
         [", ".join(f"{k}={_short(v)}" for k, v in e.overrides.items())] * bool(e.overrides)
     return f"{e.method} ({'; '.join(parts)})" if parts else e.method
 

@@ -37,6 +37,9 @@ from .mlflow_ui import (
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 TAG_KIND = "udabench.kind"  # "command" (parent), "task" (child), "sweep", "leaderboard" (mlflow_ui.py)
+#: Run tag of every run that adapts on an unlabeled target: "true" when that target is the evaluation
+#: split itself (``--transductive``, ReCLIP's protocol, or a transductive benchmark), else "false".
+TRANSDUCTIVE_TAG = "udabench.transductive"
 FLUSH_EVERY = 200  # buffered metric values before a write
 
 
