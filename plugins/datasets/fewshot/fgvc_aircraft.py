@@ -25,8 +25,8 @@ archive as it unpacks (``fgvc-aircraft-2013b/data/``, under ``<root>`` or ``<roo
 is also accepted.
 
 Sources: the variant list as published with the dataset (``variants.txt``; the same order in
-several CoOp-derived class lists of public repositories); the archive URL is the one CoOp's
-DATASETS.md and torchvision (``torchvision/datasets/fgvc_aircraft.py``) give.
+several CoOp-derived class lists of public repositories); the archive URL is the one given by
+CoOp's DATASETS.md and by torchvision (``torchvision/datasets/fgvc_aircraft.py``).
 """
 
 from __future__ import annotations
