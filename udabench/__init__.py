@@ -21,7 +21,7 @@ from .contract.version import __version__
 _EXPORTS = {
     "hookimpl": "contract.hookspecs", "PLUGIN_API_VERSION": "contract.hookspecs",
     "Method": "contract.method", "AdaptData": "contract.method",
-    "Dataset": "contract.dataset", "Task": "contract.dataset", "cache_root": "contract.dataset", "NO_PROFILE": "contract.dataset",
+    "Dataset": "contract.dataset", "OneDomainDataset": "contract.dataset", "Task": "contract.dataset", "cache_root": "contract.dataset", "NO_PROFILE": "contract.dataset",
     "Backbone": "contract.backbone", "ClipBackbone": "model.backbone", "LOGIT_SCALE": "model.backbone",
     "HParam": "contract.config", "Config": "contract.config",
     "Setting": "contract.settings",
@@ -57,7 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .contract.config import Config, HParam
     from .protocol.context import RunContext
     from .data.images import ImageList, ImageSource, TargetView, stratified_split
-    from .contract.dataset import NO_PROFILE, Dataset, Task, cache_root
+    from .contract.dataset import NO_PROFILE, Dataset, OneDomainDataset, Task, cache_root
     from .model.features import augmented_features, extract_features, image_embeddings
     from .contract.errors import ConfigError, DataError, PluginError, UdabenchError, WeightsUnavailableError
     from .contract.hookspecs import PLUGIN_API_VERSION, hookimpl

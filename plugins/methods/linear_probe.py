@@ -51,7 +51,7 @@ class LinearProbe(Method):
         with torch.no_grad():
             head.weight.copy_(torch.from_numpy(coef))
             head.bias.copy_(torch.from_numpy(intercept))
-        return FeatureClassifier(backbone, head.to(backbone.device))
+        return FeatureClassifier(backbone, head.to(backbone.device), frozen_encoder=True)
 
     def training_images(self, data):
         """The labeled images the probe is fitted on: the source (the few-shot variant: the shots)."""

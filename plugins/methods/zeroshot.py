@@ -24,7 +24,7 @@ class ZeroShot(Method):
         from udabench import FeatureClassifier, text_head
 
         weights = backbone.text_classifier(data.prompt_names, data.templates)
-        return FeatureClassifier(backbone, text_head(weights, self.config.logit_scale))
+        return FeatureClassifier(backbone, text_head(weights, self.config.logit_scale), frozen_encoder=True)
 
 
 @hookimpl

@@ -225,3 +225,16 @@ class Dataset:
                 and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
             return int(size[0]), int(size[1])
         return None
+
+
+class OneDomainDataset(Dataset):
+    """A one-domain benchmark (CoOp's and ReCLIP's datasets): its one domain and its one task are
+    named after the dataset, unless the subclass declares ``domains`` or ``tasks`` itself."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("name")
+        if name and "domains" not in cls.__dict__:
+            cls.domains = (name,)
+        if name and "tasks" not in cls.__dict__:
+            cls.tasks = (Task(name, name, name),)

@@ -193,6 +193,16 @@ def get_registry() -> Registry:
     return reg
 
 
-def load_backbone(spec: str, device: str = "cpu"):
-    """Load a backbone by spec through whichever plugin handles it."""
-    return get_registry().backbone_for(spec)().load(spec, device=device)
+def load_backbone(spec: str, device: str = "cpu", feature_cache=None):
+    """Load a backbone by spec through whichever plugin handles it; unusable weights raise here.
+
+    ``feature_cache`` (a ``FeatureCache``) becomes the backbone's. A backbone that builds its
+    model at first use (``ClipBackbone.deferred``) is built now, unless that cache holds the facts
+    of an earlier build of the same bytes: then a run served from the cache never builds it."""
+    backbone = get_registry().backbone_for(spec)().load(spec, device=device)
+    if feature_cache is not None:
+        backbone.feature_cache = feature_cache
+    build = getattr(backbone, "build_unless_known", None)
+    if build is not None:
+        build()
+    return backbone

@@ -26,7 +26,7 @@ from typing import ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from ..contract.dataset import Dataset, Task
+from ..contract.dataset import OneDomainDataset
 from ..contract.errors import DataError
 from .folders import CountMismatchWarning, is_folder, list_folder
 from .images import ImageList, ImageSource
@@ -34,7 +34,7 @@ from .images import ImageList, ImageSource
 SPLITS = ("train", "val", "test")
 
 
-class SplitFileDataset(Dataset):
+class SplitFileDataset(OneDomainDataset):
     """A one-domain benchmark: images under ``<root>/<dataset_dir>/<image_dir>``, splits in a file.
 
     Subclasses set ``name``, ``classes`` (label order), ``dataset_dirs`` (the folder names
@@ -59,11 +59,6 @@ class SplitFileDataset(Dataset):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        name = cls.__dict__.get("name")
-        if name and "domains" not in cls.__dict__:
-            cls.domains = (name,)
-        if name and "tasks" not in cls.__dict__:
-            cls.tasks = (Task(name, name, name),)
         if "layout_text" not in cls.__dict__ and getattr(cls, "dataset_dirs", None):
             cls.layout_text = cls.describe_layout()
 

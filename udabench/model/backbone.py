@@ -23,12 +23,21 @@ class ClipBackbone:
 
     Methods that fine-tune weights get their own copy per run (the protocol
     calls :meth:`fresh_copy`), so one run never leaks into the next.
+
+    A backbone made with :meth:`deferred` builds its model (and imports open_clip) at the first
+    use of ``model``, ``preprocess`` or ``tokenizer``. Until then it answers what the feature
+    cache asks (the weights' digests, the embedding size, the preprocessing's identity) from the
+    facts a previous build recorded in that cache (:meth:`FeatureCache.backbone_facts`), so a run
+    whose features and text classifiers are all cached never builds the model.
     """
 
     def __init__(self, model, preprocess: Callable, tokenizer: Callable, spec: str, weights_id: str):
-        self.model = model
-        self.preprocess = preprocess
-        self.tokenizer = tokenizer
+        self._model = model
+        self._preprocess = preprocess
+        self._tokenizer = tokenizer
+        self._build: Callable[[], tuple] | None = None  # set by ``deferred`` until the model is built
+        self._facts_id: dict | None = None  # what, besides the weights' bytes, the recorded facts depend on
+        self._device = "cpu"  # the device the model is built on (``deferred``)
         self.spec = spec
         #: Identifies the weights (a file hash, or the pretrained tag): keys caches and run tags.
         self.weights_id = weights_id
@@ -38,10 +47,130 @@ class ClipBackbone:
         self.feature_cache = None
         self._origin: ClipBackbone | None = None  # the loaded backbone this one was copied from
 
+    @classmethod
+    def deferred(cls, build: Callable[[], tuple], spec: str, weights_id: str, device: str = "cpu",
+                 facts_id: dict | None = None) -> "ClipBackbone":
+        """A backbone whose ``build()`` (returning ``(model, preprocess, tokenizer)``, the model in
+        eval mode on ``device``) runs at the first use of any of the three.
+
+        ``weights_id`` must name the weights' bytes (a digest of the file ``build`` reads, not a
+        name that could point to other bytes tomorrow): with ``facts_id`` (whatever else the built
+        model depends on, e.g. an architecture file's digest) it keys the facts recorded in the
+        feature cache, which stand in for the model until it is built."""
+        self = cls(None, None, None, spec, weights_id)
+        self._build, self._device, self._facts_id = build, str(device), dict(facts_id or {})
+        return self
+
+    # -- the model, built at first use ---------------------------------------------------------
+    @property
+    def built(self) -> bool:
+        """Whether the model exists (always, but for a :meth:`deferred` backbone not used yet)."""
+        return self._build is None
+
+    def _materialize(self) -> None:
+        if self._build is None:
+            return
+        model, preprocess, tokenizer = self._build()
+        self._model, self._build = model, None
+        if self._preprocess is None:
+            self._preprocess = preprocess
+        if self._tokenizer is None:
+            self._tokenizer = tokenizer
+        if self._origin is None:
+            self._record_facts()
+
+    @property
+    def model(self):
+        self._materialize()
+        return self._model
+
+    @model.setter
+    def model(self, value) -> None:
+        self._model, self._build = value, None
+
+    @property
+    def preprocess(self) -> Callable:
+        self._materialize()
+        return self._preprocess
+
+    @preprocess.setter
+    def preprocess(self, value: Callable) -> None:
+        self._preprocess = value
+
+    @property
+    def tokenizer(self) -> Callable:
+        self._materialize()
+        return self._tokenizer
+
+    @tokenizer.setter
+    def tokenizer(self, value: Callable) -> None:
+        self._tokenizer = value
+
+    def build_unless_known(self) -> "ClipBackbone":
+        """Build the model now, unless an earlier build of the same bytes recorded its facts in the
+        feature cache (so they are known to load): unusable weights then fail the command before
+        any run starts, as an eager load does, and only a rerun skips the build."""
+        if not self.built and self._facts() is None:
+            self._materialize()
+        return self
+
+    def eval(self) -> "ClipBackbone":
+        """The model in eval mode; an unbuilt model is left unbuilt (it is built in eval mode)."""
+        if self.built:
+            self._model.eval()
+        return self
+
+    # -- facts that stand in for an unbuilt model ----------------------------------------------
+    def _facts_key(self) -> dict:
+        from importlib.metadata import version
+
+        return {"spec": self.spec, "weights": self.weights_id, "device": self._device, **(self._facts_id or {}),
+                "torch": version("torch"), "open_clip": version("open_clip_torch"),
+                "torchvision": version("torchvision")}
+
+    def _facts(self) -> dict | None:
+        """The recorded facts of the loaded weights, when this backbone is not built and a previous
+        build recorded them; None otherwise (then the model is asked)."""
+        ref = self._origin or self
+        if self.built or ref.built or ref.feature_cache is None or ref._facts_id is None:
+            return None
+        if "_facts_read" not in ref.__dict__:
+            ref._facts_read = ref.feature_cache.backbone_facts(ref._facts_key())
+        return ref._facts_read
+
+    def _record_facts(self) -> None:
+        """After a deferred build with a feature cache: record what the next run needs to know
+        without building the model. Never fails the run (the cache is disposable)."""
+        if self._facts_id is None or self.feature_cache is None:
+            return
+        from .feature_cache import transform_key
+
+        facts = {"model": type(self._model).__name__, "embed_dim": self.embed_dim,
+                 "visual": self.weights_digest("visual"), "text": self.weights_digest("text"),
+                 "preprocess": transform_key(self._preprocess)}
+        self.feature_cache.save_backbone_facts(self._facts_key(), facts)
+
+    def preprocess_key(self) -> str | None:
+        """The eval preprocessing's identity for the feature cache (``transform_key``)."""
+        from .feature_cache import transform_key
+
+        facts = self._facts()
+        return facts["preprocess"] if facts is not None else transform_key(self.preprocess)
+
     # -- geometry ------------------------------------------------------------------------------
+    def _reference_model(self):
+        """This copy's model when built, else the loaded one's (built if need be: one build, not
+        two, for what a copy computes exactly as the loaded weights do until it is built)."""
+        return self._model if self.built else (self._origin or self).model
+
     @property
     def device(self) -> "torch.device":
-        return next(self.model.parameters()).device
+        ref = self._origin or self
+        if not self.built and not ref.built:
+            import torch
+
+            return torch.device(ref._device)
+        return next(self._reference_model().parameters()).device
 
     @property
     def image_size(self) -> int:
@@ -50,8 +179,12 @@ class ClipBackbone:
 
     @property
     def embed_dim(self) -> int:
-        return int(self.model.text_projection.shape[1]) if hasattr(self.model, "text_projection") else \
-            int(self.model.visual.output_dim)
+        facts = self._facts()
+        if facts is not None:
+            return int(facts["embed_dim"])
+        model = self._reference_model()
+        return int(model.text_projection.shape[1]) if hasattr(model, "text_projection") else \
+            int(model.visual.output_dim)
 
     @property
     def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -116,22 +249,30 @@ class ClipBackbone:
 
     # -- life cycle ----------------------------------------------------------------------------
     def fresh_copy(self) -> "ClipBackbone":
-        """A deep copy of the weights (and an empty text cache) for one run."""
+        """A deep copy of the weights (and an empty text cache) for one run. Of a backbone not
+        built yet, the copy is made when the run first uses its model."""
         clone = copy.copy(self)
-        clone.model = copy.deepcopy(self.model)
-        compile_like(self.model, clone.model)
-        clone.preprocess = copy.deepcopy(self.preprocess)
         clone._text_cache = {}
         clone._origin = self._origin or self
+        if not self.built:
+            clone._model = clone._preprocess = clone._tokenizer = None
+            clone._build = lambda: _copy_parts(self)
+            return clone
+        clone.model, clone.preprocess, _ = _copy_parts(self)
         return clone
+
+    def is_copy_of(self, loaded: "ClipBackbone") -> bool:
+        """Whether this is ``loaded`` or a run's copy of it (:meth:`fresh_copy`)."""
+        return self is loaded or self._origin is loaded
 
     def is_pristine(self, tower: str = "visual") -> bool:
         """Whether this copy's image tower (``"visual"``) or everything else (``"text"``) still
         holds the loaded weights and buffers, bit for bit: what makes a cached output valid.
         Compares against the backbone this one was copied from (a loaded backbone is its own
-        reference: the protocol never hands it to a method)."""
+        reference: the protocol never hands it to a method; a copy whose model was never built
+        was never changed)."""
         origin = self._origin
-        if origin is None or origin is self:
+        if origin is None or origin is self or not self.built:
             return True
         return same_tower(self.model, origin.model, tower)
 
@@ -160,16 +301,29 @@ class ClipBackbone:
         memory format)."""
         import torch
 
-        return {"spec": self.spec, "weights": self.weights_id, "tower": tower,
-                "digest": self.weights_digest(tower), "model": type(self.model).__name__,
-                "embed_dim": self.embed_dim, "device": torch.device(self.device).type,
-                "torch": torch.__version__, "compiled": is_compiled(self.model),
-                "channels_last": is_channels_last(self.model)}
+        facts = self._facts()
+        if facts is not None:  # not built, so neither compiled nor channels-last (``prepare_model`` builds)
+            digest, model, compiled, channels_last = facts[tower], facts["model"], False, False
+        else:
+            reference = self._reference_model()
+            digest, model = self.weights_digest(tower), type(reference).__name__
+            compiled, channels_last = is_compiled(reference), is_channels_last(reference)
+        return {"spec": self.spec, "weights": self.weights_id, "tower": tower, "digest": digest,
+                "model": model, "embed_dim": self.embed_dim, "device": torch.device(self.device).type,
+                "torch": torch.__version__, "compiled": compiled, "channels_last": channels_last}
 
     def to(self, device) -> "ClipBackbone":
         self.model.to(device)
         self._text_cache = {}
         return self
+
+
+def _copy_parts(backbone: ClipBackbone) -> tuple:
+    """(model, preprocess, tokenizer) of a run's copy: deep copies of the weights (compiled where
+    the original is) and of the preprocessing; the tokenizer holds no state and is shared."""
+    model = copy.deepcopy(backbone.model)
+    compile_like(backbone.model, model)
+    return model, copy.deepcopy(backbone.preprocess), backbone.tokenizer
 
 
 def same_tower(model, reference, tower: str = "visual") -> bool:

@@ -17,11 +17,25 @@ class FeatureHead(nn.Module):
     loaded weights (nothing trained it), the protocol evaluates such a classifier on the
     evaluation set's cached features instead of re-encoding the pixels; the logits are the
     same either way. Override ``forward`` or ``features`` and it no longer does.
+
+    ``frozen_encoder=True`` is for a head over an encoder nothing trains (zero-shot, a linear
+    probe): the encoder is then not a submodule (not in ``parameters()`` or ``state_dict()``),
+    and a backbone not built yet (``ClipBackbone.deferred``) is built only if pixels must be
+    encoded, so a run whose features are all cached never loads the weights. A method that
+    trains the encoder through this head keeps the default, which registers it.
     """
 
-    def __init__(self, backbone: ClipBackbone):
+    def __init__(self, backbone: ClipBackbone, frozen_encoder: bool = False):
         super().__init__()
-        self.model = backbone.model
+        #: The backbone whose image tower a frozen-encoder head reads (None: ``model`` is a submodule).
+        self.frozen_backbone = backbone if frozen_encoder else None
+        if not frozen_encoder:
+            self.model = backbone.model
+
+    def __getattr__(self, name: str):
+        if name == "model" and self.__dict__.get("frozen_backbone") is not None:
+            return self.__dict__["frozen_backbone"].model
+        return super().__getattr__(name)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         return image_embeddings(self.model, images)
@@ -44,8 +58,8 @@ class FeatureClassifier(FeatureHead):
     a linear probe and CLIP-FT use the same form with a trained head.
     """
 
-    def __init__(self, backbone: ClipBackbone, head: nn.Linear):
-        super().__init__(backbone)
+    def __init__(self, backbone: ClipBackbone, head: nn.Linear, frozen_encoder: bool = False):
+        super().__init__(backbone, frozen_encoder)
         self.head = head
 
     def logits_from_features(self, features: torch.Tensor) -> torch.Tensor:

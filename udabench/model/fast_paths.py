@@ -33,6 +33,9 @@ def is_convolutional(model) -> bool:
 
 
 def wants_channels_last(choice: str, device: str, model) -> bool:
+    """Whether ``--channels-last CHOICE`` puts the image tower in NHWC on ``device``. ``model``: the
+    model, or a function returning it (asked only for ``auto`` on CUDA, so a deferred backbone
+    is not built to answer ``off`` or a CPU run)."""
     import torch
 
     if choice not in CHANNELS_LAST:
@@ -40,7 +43,7 @@ def wants_channels_last(choice: str, device: str, model) -> bool:
 
         raise ConfigError(f"--channels-last must be one of {CHANNELS_LAST}, got {choice!r}")
     if choice == "auto":
-        return torch.device(device).type == "cuda" and is_convolutional(model)
+        return torch.device(device).type == "cuda" and is_convolutional(model if hasattr(model, "visual") else model())
     return choice == "on"
 
 

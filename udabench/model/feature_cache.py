@@ -133,6 +133,43 @@ class FeatureCache:
                 self._warned = True
         return tensors
 
+    # -- what a deferred backbone needs to know without building its model -----------------------
+    def _facts_path(self, key_parts: dict) -> Path:
+        return self.root / "backbones" / f"{self.key({'kind': 'backbone-facts', **key_parts})}.json"
+
+    def backbone_facts(self, key_parts: dict) -> dict | None:
+        """The facts recorded for the backbone ``key_parts`` names (``ClipBackbone.deferred``), or
+        None when there are none, or when the file is not what its name says (then it is ignored,
+        and the next build records it again)."""
+        path = self._facts_path(key_parts)
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict) or record.get("key") != key_parts or not isinstance(record.get("facts"), dict):
+            return None
+        facts = record["facts"]
+        return facts if _FACTS.issubset(facts) else None
+
+    def save_backbone_facts(self, key_parts: dict, facts: dict) -> None:
+        """Record ``facts`` for the backbone ``key_parts`` names, atomically; a cache that cannot be
+        written is skipped in silence (the next run builds its model, as without facts)."""
+        path = self._facts_path(key_parts)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps({"key": key_parts, "facts": facts}, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:  # not even a folder to look in
+                pass
+
+
+#: What a backbone's recorded facts hold: its model class, embedding size, the digests of its two
+#: towers' weights, and its eval preprocessing's identity (``transform_key``).
+_FACTS = frozenset({"model", "embed_dim", "visual", "text", "preprocess"})
 
 #: What a caller expects of an entry: tensor name -> (shape, dtype); None in a shape: any size.
 Expected = Mapping[str, tuple[tuple, "torch.dtype"]]

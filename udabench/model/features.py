@@ -31,7 +31,7 @@ def extract_features(backbone: ClipBackbone, images: ImageList, ctx: RunContext,
     adaptation meter by default). Read from the feature cache when the backbone has one and
     its image tower is the loaded weights, unchanged.
     """
-    feats = _features(backbone, images, ctx, backbone.preprocess, 1, None, desc, meter or ctx.meter, True)
+    feats = _features(backbone, images, ctx, None, 1, None, desc, meter or ctx.meter, True)
     return feats, images.labels
 
 
@@ -48,12 +48,17 @@ def augmented_features(backbone: ClipBackbone, images: ImageList, ctx: RunContex
 
 
 def _features(backbone, images, ctx, transform, views, seed, desc, meter, normalize) -> torch.Tensor:
+    """``transform`` None: the backbone's eval preprocessing (named without building the model when
+    the backbone is deferred and its facts are recorded)."""
     def compute() -> dict[str, torch.Tensor]:
-        return {"features": _compute(backbone, images, ctx, transform, views, seed, desc, meter, normalize)}
+        return {"features": _compute(backbone, images, ctx, backbone.preprocess if transform is None else transform,
+                                     views, seed, desc, meter, normalize)}
 
     cache = getattr(backbone, "feature_cache", None)
-    transform_id = transform_key(transform)
-    if cache is None or transform_id is None or not backbone.is_pristine("visual"):
+    if cache is None:
+        return compute()["features"]
+    transform_id = backbone.preprocess_key() if transform is None else transform_key(transform)
+    if transform_id is None or not backbone.is_pristine("visual"):
         return compute()["features"]
     # With workers, which worker (so which random stream) augments an image depends on the batch size.
     augmented = {"workers": ctx.workers, "batch_size": ctx.eval_batch_size} if seed is not None else {}

@@ -158,14 +158,14 @@ def _execute(req: RunRequest, echo: Callable[[str], None], dist: DistributedInfo
     tracker = Tracker(opts.tracking_uri) if dist.is_main else NullTracker()
     check_tasks(method_cls, dataset_cls, tasks)  # then the data, then the weights: the cheap checks first
     check_data(method_cls, dataset, tasks, opts.transductive)
-    backbone = load_backbone(spec, device=device)
+    backbone = load_backbone(spec, device=device,
+                             feature_cache=FeatureCache(cache_root() / "features") if opts.cache else None)
     method_cls(config).check_backbone(backbone, dataset)  # e.g. prompts that cannot fit: refused now
     _warn_undeclared_small_images(method_cls, dataset, tasks[0], echo)
-    if opts.cache:
-        backbone.feature_cache = FeatureCache(cache_root() / "features")
     configure_backends(device)
-    channels_last = wants_channels_last(opts.channels_last, device, backbone.model)
-    prepare_model(backbone.model, channels_last, opts.compile)  # run copies inherit both
+    channels_last = wants_channels_last(opts.channels_last, device, lambda: backbone.model)
+    if channels_last or opts.compile:  # run copies inherit both; a deferred model stays unbuilt without
+        prepare_model(backbone.model, channels_last, opts.compile)
     common = {
         "udabench.method": method_cls.name, "udabench.setting": str(method_cls.setting),
         "udabench.fidelity": method_cls.fidelity, "udabench.dataset": dataset_cls.name,
@@ -202,7 +202,9 @@ def _execute(req: RunRequest, echo: Callable[[str], None], dist: DistributedInfo
             parent.log_table(summary_rows(records, dataset_cls), "results.json")
             summary = _parent_metrics(records, dataset_cls.headline_metric)
             parent.log_metrics(summary)
-            tracker.show_in_ui(dataset_cls.name, [k for k in summary if "/" in k])
+            ui = tracker.show_in_ui(dataset_cls.name, [k for k in summary if "/" in k])
+            if ui:
+                echo(f"  MLflow UI, runs table with top-1 per task: {ui}")
         if failures:
             raise RunsFailedError(f"{len(failures)} of {len(tasks) * len(seeds)} runs failed (marked FAILED in "
                                   f"MLflow with their error):\n  " + "\n  ".join(failures))

@@ -77,6 +77,9 @@ def scores_on_features(classifier: Callable, backbone: ClipBackbone) -> bool:
     kind = type(classifier)
     if kind.forward is not FeatureHead.forward or kind.features is not FeatureHead.features:
         return False
+    frozen = classifier.frozen_backbone
+    if frozen is not None:  # a copy of the loaded weights, unchanged (never built counts), or them
+        return frozen.is_copy_of(backbone) and frozen.is_pristine("visual")
     return same_tower(classifier.model, backbone.model, "visual")
 
 

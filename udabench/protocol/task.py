@@ -257,15 +257,16 @@ def run_task(method_cls: type[Method], config: Config, dataset: Dataset, task: T
             classifier = method.adapt(ctx, model, data)
             ctx.check_loss()  # the last step's loss: a diverged run fails here, before it is scored
         ctx.on_epoch_end = None
-        model.model.eval()  # also when the classifier is a closure over the model
+        model.eval()  # also when the classifier is a closure over the model (not built: nothing to do)
         adapting = combine_meters(ctx.dist, ctx.meter, split=ctx.data_parallel)  # ctx.meter in one process
         adapt_metrics = {"adapt_s": adapting.wall_s, "adapt_data_wait_s": adapting.data_wait_s}
         if adapting.images:
             adapt_metrics["adapt_images_per_s"] = adapting.images_per_s
             adapt_metrics["adapt_images"] = adapting.images
         # Under torchrun: one model scores every shard (rank 0's; see DistributedInfo.sync_module).
-        ctx.dist.sync_module(classifier if isinstance(classifier, torch.nn.Module) else model.model,
-                             parameters_must_agree=ctx.data_parallel)
+        if ctx.dist.enabled:
+            ctx.dist.sync_module(classifier if isinstance(classifier, torch.nn.Module) else model.model,
+                                 parameters_must_agree=ctx.data_parallel)
         if on_adapted:
             on_adapted(adapt_metrics)
         result = evaluate(classifier, evaluation, backbone, ctx)  # our preprocessing, not the method's copy

@@ -25,7 +25,7 @@ class ToyClip(Backbone):
     def load(self, spec: str, device: str = "cpu"):
         from udabench import ClipBackbone, WeightsUnavailableError, file_digest, reading_weights
 
-        from .model import WEIGHTS, build_model, build_preprocess, build_tokenizer
+        from .model import BPE, CONFIG, WEIGHTS, build_model, build_preprocess, build_tokenizer
 
         _, sep, path = spec.partition(":")
         weights = Path(path).expanduser() if sep else WEIGHTS
@@ -33,11 +33,17 @@ class ToyClip(Backbone):
             raise WeightsUnavailableError(
                 f"backbone {spec!r}: weights file {weights} is missing. Reinstall udabench, or regenerate "
                 f"it: python -m udabench_plugins.backbones.toyclip.pretrain --out {weights.parent}")
-        with reading_weights(spec, weights, "a toyclip checkpoint: a state dict of the toyclip architecture, as "
-                                            ".safetensors (as the shipped toyclip.safetensors) or a .pt saved with "
-                                            "torch.save(model.state_dict())"):
-            model = build_model(pretrained=str(weights), device=device).eval()
-        return ClipBackbone(model, build_preprocess(), build_tokenizer(), spec, file_digest(weights))
+        def build():
+            with reading_weights(spec, weights, "a toyclip checkpoint: a state dict of the toyclip architecture, "
+                                                "as .safetensors (as the shipped toyclip.safetensors) or a .pt saved "
+                                                "with torch.save(model.state_dict())"):
+                model = build_model(pretrained=str(weights), device=device).eval()
+            return model, build_preprocess(), build_tokenizer()
+
+        # Built at first use: a run whose features are all cached never imports open_clip. The
+        # digest is of the whole file (a toyclip checkpoint is small), so it names the bytes read.
+        return ClipBackbone.deferred(build, spec, file_digest(weights), device,
+                                     facts_id={"architecture": file_digest(CONFIG), "bpe": file_digest(BPE)})
 
 
 @hookimpl

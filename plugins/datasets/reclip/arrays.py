@@ -20,10 +20,10 @@ from typing import ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from udabench import NO_PROFILE, CountMismatchWarning, DataError, Dataset, ImageList, ImageSource, Task
+from udabench import NO_PROFILE, CountMismatchWarning, DataError, ImageList, ImageSource, OneDomainDataset
 
 
-class ArrayDataset(Dataset):
+class ArrayDataset(OneDomainDataset):
     """A one-domain benchmark read into memory: one domain and one task named after the dataset."""
 
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
@@ -41,10 +41,6 @@ class ArrayDataset(Dataset):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         name = cls.__dict__.get("name")
-        if name and "domains" not in cls.__dict__:
-            cls.domains = (name,)
-        if name and "tasks" not in cls.__dict__:
-            cls.tasks = (Task(name, name, name),)
         if name and "layout_text" not in cls.__dict__:
             cls.layout_text = cls.describe_layout()
 
