@@ -37,6 +37,11 @@ TASK = "printed2handwritten"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 RUNS = (("zeroshot", ["0"]), ("linear-probe", ["0", "1"]))
 SERVER_WAIT_S = 150
+#: Headless, and quiet: without the background-networking flags a closed network refuses Chromium's
+#: own connections. Each page gets a new empty profile (``--user-data-dir``).
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars")
 
 
 class CheckFailed(Exception):
@@ -151,8 +156,7 @@ def start_ui(uri: str, work: Path) -> tuple[subprocess.Popen, str]:
 
 def browse(browser: str, url: str, work: Path, name: str) -> str:
     """The DOM of ``url`` after its scripts ran, in a fresh headless profile; a screenshot beside it."""
-    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-              f"--user-data-dir={work / ('profile-' + name)}", "--window-size=1600,1000",
+    common = [browser, *CHROMIUM_FLAGS, f"--user-data-dir={work / ('profile-' + name)}", "--window-size=1600,1000",
               "--virtual-time-budget=30000"]
     dom = subprocess.run([*common, "--dump-dom", url], capture_output=True, text=True, timeout=180,
                          check=False).stdout

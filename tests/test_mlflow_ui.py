@@ -1,5 +1,6 @@
-"""What a user finds in the MLflow UI, and the commands around it: the experiment's kind tag and
-udabench's saved runs-table view, run names, the parent runs' per-task summary metrics,
+"""What a user finds in the MLflow UI, and the commands around it: the experiment's kind tag,
+udabench's saved runs-table view (columns, order, widths), the description and the line of a
+run's output that link to it, run names, the parent runs' per-task summary metrics,
 ``leaderboard --plot`` (the figure and its dedicated MLflow run, which no table counts), and
 read commands that refuse a store that does not exist instead of creating an empty one.
 
@@ -30,10 +31,10 @@ KIND = "mlflow.experimentKind"
 VIEW_TAG = "mlflow.sharedViewState.udabench-top1"
 
 
-def _run(uri: str, spec: str, method: str, tasks, seeds):
+def _run(uri: str, spec: str, method: str, tasks, seeds, echo=lambda s: None):
     req = RunRequest(method=method, dataset=DATASET, tasks=list(tasks), seeds=list(seeds), backbone=spec,
                      options=RunOptions(tracking_uri=uri, progress=False, device="cpu", workers=0))
-    return execute(req, echo=lambda s: None)
+    return execute(req, echo=echo)
 
 
 def _first_per_class(images, per_class: int):
@@ -60,8 +61,9 @@ def store(tmp_path_factory, _mlflow_template, backbone_spec):
     client.create_experiment(DATASET, tags={KIND: "genai_development"})  # as an older UI's guess left it
     try:
         _run(uri, backbone_spec, "zeroshot", TASKS, [0])
-        _run(uri, backbone_spec, "linear-probe", TASKS[:1], [0, 1])
-        yield types.SimpleNamespace(uri=uri, client=client, work=work, backbone=backbone_spec,
+        said: list[str] = []
+        _run(uri, backbone_spec, "linear-probe", TASKS[:1], [0, 1], echo=said.append)
+        yield types.SimpleNamespace(uri=uri, client=client, work=work, backbone=backbone_spec, said=said,
                                     exp=client.get_experiment_by_name(DATASET))
     finally:
         mp.undo()
@@ -96,9 +98,50 @@ def test_the_saved_view_selects_the_top1_columns_best_average_first(store):
     assert state["selectedColumns"] == ["metrics.`top1/avg`", *[f"metrics.`top1/{t}`" for t in TASKS],
                                         "metrics.`top1`"]
     assert (state["orderByKey"], state["orderByAsc"]) == ("metrics.`top1/avg`", False)
+    # The run name, then the top-1 columns, each wide enough for its name and a full float value
+    # (the UI's default of 100 px shows ``top1/printed2ha…`` and ``40.4006677…``).
+    assert state["columnOrder"] == ["attributes.`Run Name`", *state["selectedColumns"]]
+    widths = state["columnWidths"]
+    assert set(widths) == set(state["columnOrder"]) and widths["attributes.`Run Name`"] == 300
+    assert widths["metrics.`top1/avg`"] == 150 == widths["metrics.`top1`"]
+    assert widths["metrics.`top1/printed2handwritten`"] == 7 * len("top1/printed2handwritten") + 30
     url = mlflow_ui.runs_url("http://127.0.0.1:5000/", store.exp.experiment_id)
     assert url == (f"http://127.0.0.1:5000/#/experiments/{store.exp.experiment_id}/runs?"
                    f"workflowType=machine_learning&viewStateShareKey=udabench-top1")
+
+
+def test_a_run_prints_where_the_ui_shows_its_runs_table(store):
+    (line,) = [s for s in store.said if "MLflow UI" in s]
+    url = mlflow_ui.runs_url(mlflow_ui.DEFAULT_UI, store.exp.experiment_id)
+    assert line.endswith(f"{url} (after `mlflow ui --backend-store-uri {store.uri}`)")
+    assert mlflow_ui.where_to_look("http://host:5000", "7", served=True) == mlflow_ui.runs_url("http://host:5000", "7")
+
+
+def test_the_experiment_description_links_to_the_runs_table(store):
+    note = store.exp.tags["mlflow.note.content"]  # shown atop the GenAI overview a first click opens
+    link = mlflow_ui.runs_link(store.exp.experiment_id)
+    assert f"]({link})" in note and link.startswith(f"#/experiments/{store.exp.experiment_id}/runs?")
+
+
+def test_an_older_view_is_widened_and_a_users_description_is_kept(mlflow_uri):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=mlflow_uri)
+    old_state = json.dumps({"selectedColumns": ["metrics.`top1/avg`", "metrics.`top1/A2W`", "metrics.`top1`"]})
+    exp = client.create_experiment("x", tags={VIEW_TAG: json.dumps({"name": mlflow_ui.VIEW_NAME, "createdAt": 5,
+                                                                     "updatedAt": 5, "state": old_state}),
+                                              "mlflow.note.content": "my own notes"})
+    mlflow_ui.update_view(client, exp, ["top1/W2A", "top1/avg"])
+    tags = client.get_experiment(exp).tags
+    assert tags["mlflow.note.content"] == "my own notes"
+    envelope = json.loads(tags[VIEW_TAG])
+    state = json.loads(envelope["state"])
+    assert envelope["createdAt"] == 5 and envelope["updatedAt"] > 5
+    assert state["columnOrder"] == ["attributes.`Run Name`", "metrics.`top1/avg`", "metrics.`top1/A2W`",
+                                    "metrics.`top1/W2A`", "metrics.`top1`"]
+    assert set(state["columnWidths"]) == set(state["columnOrder"])
+    mlflow_ui.update_view(client, exp, ["top1/W2A", "top1/avg"])  # nothing new: the tag is left alone
+    assert client.get_experiment(exp).tags[VIEW_TAG] == tags[VIEW_TAG]
 
 
 # -- runs ----------------------------------------------------------------------------------------------

@@ -148,3 +148,30 @@ def test_a_run_uses_the_threads_it_was_given(monkeypatch):
         assert all(pool["num_threads"] == 1 for pool in threadpool_info())
     finally:
         use_threads(before)
+
+
+@pytest.mark.parametrize("given, expected", [
+    ({}, {"GOMP_SPINCOUNT": "10000"}),                       # udabench's bound on idle spinning
+    ({"GOMP_SPINCOUNT": "300000"}, {"GOMP_SPINCOUNT": "300000"}),  # the user's own count stays
+    ({"OMP_WAIT_POLICY": "PASSIVE"}, {"OMP_WAIT_POLICY": "PASSIVE"}),  # as does a wait policy
+])
+def test_openmp_spinning_is_bounded_unless_the_user_chose(given, expected):
+    from udabench.protocol.options import OPENMP_SPINCOUNT, bound_openmp_spinning
+
+    env = dict(given)
+    bound_openmp_spinning(env)
+    assert env == expected and OPENMP_SPINCOUNT == "10000"
+
+
+def test_the_command_line_sets_the_bound_before_anything_imports_torch():
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    code = ("import contextlib, os, sys\n"
+            "from udabench.cli import main\n"
+            "with contextlib.suppress(SystemExit): main(['--version'])\n"
+            "print(os.environ.get('GOMP_SPINCOUNT'), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split()[-2:] == ["10000", "False"]  # set, and torch (libgomp) not yet loaded: it takes effect

@@ -11,7 +11,7 @@ import sys
 
 from ..contract.version import __version__
 from ..contract.errors import UdabenchError
-from ..protocol.options import add_arguments as add_run_options
+from ..protocol.options import add_arguments as add_run_options, bound_openmp_spinning
 from ..protocol.signals import terminate_as_interrupt
 
 EPILOG = """examples:
@@ -377,7 +377,7 @@ def _plot_leaderboard(path: str, tracker, recs: list[dict], tasks: list[str], da
 
     from ..tracking.leaderboard import to_json
     from ..tracking.leaderboard_plot import leaderboard_figure
-    from ..tracking.mlflow_ui import LEADERBOARD_FIGURE, leaderboard_run_name, runs_url
+    from ..tracking.mlflow_ui import LEADERBOARD_FIGURE, leaderboard_run_name, where_to_look
     from ..tracking.tracker import is_http
 
     out = Path(path).expanduser()
@@ -389,11 +389,9 @@ def _plot_leaderboard(path: str, tracker, recs: list[dict], tasks: list[str], da
     fig.savefig(out)
     run_id = tracker.publish_leaderboard(dataset, fig, to_json(recs), metric)
     exp_id = tracker.experiment_id(dataset, create=False)
-    base = tracker.uri if is_http(tracker.uri) else "http://127.0.0.1:5000"
-    how = "" if is_http(tracker.uri) else f" (after `mlflow ui --backend-store-uri {tracker.uri}`)"
     print(f"Wrote {out}; logged as {LEADERBOARD_FIGURE} to the run '{leaderboard_run_name(dataset)}' "
-          f"({run_id}) of the MLflow experiment {dataset}. Runs table with the top-1 columns{how}: "
-          f"{runs_url(base, exp_id)}", file=sys.stderr)
+          f"({run_id}) of the MLflow experiment {dataset}. Runs table with the top-1 columns: "
+          f"{where_to_look(tracker.uri, exp_id, served=is_http(tracker.uri))}", file=sys.stderr)
 
 
 def cmd_sweep(args) -> int:
@@ -486,6 +484,7 @@ COMMANDS = {"run": cmd_run, "list": cmd_list, "leaderboard": cmd_leaderboard, "d
 
 
 def main(argv: list[str] | None = None) -> int:
+    bound_openmp_spinning()  # before anything imports torch
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:

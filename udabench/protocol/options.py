@@ -134,6 +134,23 @@ class RunOptions:
         return out
 
 
+#: How long an idle OpenMP thread spins before it sleeps (libgomp's ``GOMP_SPINCOUNT``), unless the
+#: user set it or ``OMP_WAIT_POLICY``. libgomp's own default (300,000 spins) is for threads that
+#: have their cores to themselves: when another process holds a core, each of torch's parallel
+#: regions waits for a thread that is not running while the others spin, and a 2-thread run on a
+#: 2-core machine with one busy core took 6x its idle time; with 10,000 spins 2.7x, and the same
+#: speed when idle (``benchmarks/bench_threads.py``; numbers in benchmarks/README.md, "Threads").
+OPENMP_SPINCOUNT = "10000"
+
+
+def bound_openmp_spinning(environ=os.environ) -> None:
+    """Set :data:`OPENMP_SPINCOUNT` for the OpenMP runtime torch loads, unless the user chose a wait
+    policy or spin count. It acts only before torch is imported (libgomp reads it when it loads):
+    the command line calls it first, and every process it starts inherits it."""
+    if "GOMP_SPINCOUNT" not in environ and "OMP_WAIT_POLICY" not in environ:
+        environ["GOMP_SPINCOUNT"] = OPENMP_SPINCOUNT
+
+
 def cores_available() -> int:
     """The CPU cores this process may run on."""
     try:

@@ -33,6 +33,7 @@ from .mlflow_ui import (
     leaderboard_run_name,
     mark_training,
     update_view,
+    where_to_look,
 )
 
 DEFAULT_URI = "sqlite:///mlflow.db"
@@ -313,8 +314,16 @@ class TrackedRun:
                        lambda: self.client.log_text(self.run_id, text, artifact_file))
 
     def log_figure(self, figure, artifact_file: str) -> None:
-        self._artifact("file", artifact_file, lambda p: figure.savefig(p),
-                       lambda: self.client.log_figure(self.run_id, figure, artifact_file))
+        """Render ``figure`` once (drawing is most of its cost) and send that file to the store."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="udabench-figure-") as scratch:
+            path = self.spool.artifact_path(artifact_file) if self.spool is not None else \
+                Path(scratch) / Path(artifact_file).name
+            figure.savefig(path)
+            folder = str(Path(artifact_file).parent)
+            self._do({"op": "artifact", "kind": "file", "file": artifact_file},
+                     lambda: self.client.log_artifact(self.run_id, str(path), None if folder == "." else folder))
 
     def log_table(self, rows: list[dict], artifact_file: str) -> None:
         if rows:
@@ -467,14 +476,17 @@ class Tracker:
         self.client.set_tag(run.info.run_id, "udabench.error", dead_reason(last).split(";")[0])
         self.client.set_terminated(run.info.run_id, status="KILLED", end_time=int(last * 1000))
 
-    def show_in_ui(self, experiment: str, summary_keys: list[str]) -> None:
+    def show_in_ui(self, experiment: str, summary_keys: list[str]) -> str | None:
         """Add a command's summary metrics (``top1/<task>``, ``top1/avg``) to the experiment's saved
-        runs-table view (``mlflow_ui.update_view``); nothing once the store is lost."""
+        runs-table view (``mlflow_ui.update_view``) and return where to see that table in the UI
+        (``mlflow_ui.where_to_look``); nothing once the store is lost."""
         if self.lost is None:
             with contextlib.suppress(Exception):  # a UI nicety: the runs are recorded already
                 exp_id = self.experiment_id(experiment, create=False)
                 if exp_id is not None:
                     update_view(self.client, exp_id, summary_keys)
+                    return where_to_look(self.uri, exp_id, served=is_http(self.uri))
+        return None
 
     def publish_leaderboard(self, dataset: str, figure, records_json: str, metric: str) -> str:
         """Log the leaderboard figure and its rows to the dataset experiment's leaderboard run (the
@@ -558,8 +570,8 @@ class NullTracker:
                   parent: TrackedRun | NullRun | None = None) -> NullRun:
         return NullRun()
 
-    def show_in_ui(self, experiment: str, summary_keys: list[str]) -> None:
-        pass
+    def show_in_ui(self, experiment: str, summary_keys: list[str]) -> str | None:
+        return None
 
 
 def confusion_figure(confusion, classes: Iterable[str], title: str):
