@@ -141,7 +141,7 @@ def _one_writer(uri: str, i: int, barrier, cache: str) -> None:
         run.log_metrics({"top1": float(i)})
 
 
-@pytest.mark.parametrize("writers", [2, 8])
+@pytest.mark.parametrize("writers", [2, pytest.param(8, marks=pytest.mark.slow)])  # 8: about 15 s
 def test_writers_creating_one_new_sqlite_store_at_once_are_all_recorded(writers, tmp_path):
     uri = f"sqlite:///{tmp_path / 'new.db'}"
     ctx = multiprocessing.get_context("spawn")

@@ -15,8 +15,9 @@ import third_party_dataset as tp
 TASK = "marker2noisy"
 METHODS = ("zeroshot", "linear-probe", "source-ft", "dapl", "dampl", "clipdiv", "reclip", "dac", "fewshot-probe",
            "coop", "tip-adapter", "tip-adapter-f")
-#: CoOp's default 16-shot schedule is 200 epochs (about 30 s on the toy backbone): in the slow run.
-SLOW = {"coop"}
+#: In the slow run: CoOp's default 16-shot schedule is 200 epochs (about 30 s on the toy backbone);
+#: DAPL's and DAMPL's default schedules take about 20 s each.
+SLOW = {"coop", "dapl", "dampl"}
 
 
 @pytest.fixture(scope="module")
