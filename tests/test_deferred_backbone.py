@@ -15,6 +15,8 @@ from udabench.model.feature_cache import FeatureCache
 from udabench.model.features import image_embeddings
 from udabench.protocol.task import run_task
 
+from test_backbone import tiny_vit_checkpoint  # noqa: F401 - a fixture: a random-weight ViT checkpoint file
+
 
 def ctx() -> RunContext:
     return RunContext(device="cpu", seed=0, show_progress=False)
@@ -135,3 +137,44 @@ def test_features_of_a_deferred_backbone_equal_a_built_ones(tmp_path, toy_backbo
     assert deferred.built
     reference, _ = extract_features(toy_backbone, images, ctx())
     assert torch.equal(computed, reference)
+
+
+def test_checkpoint_path_names_a_file_only_for_checkpoint_specs():
+    from udabench import checkpoint_path
+
+    assert str(checkpoint_path("ViT-B-16:/w/a:b.safetensors")) == "/w/a:b.safetensors"
+    assert checkpoint_path("RN50:model.pt").name == "model.pt"
+    for spec in ("ViT-B-16:openai", "hf-hub:org/repo", "local-dir:/w/folder", "toyclip"):
+        assert checkpoint_path(spec) is None, spec
+
+
+def test_an_open_clip_checkpoint_file_is_built_at_first_use_and_other_bytes_are_not_mistaken(
+        tmp_path, tiny_vit_checkpoint):
+    """``ARCH:/path/to/checkpoint`` names bytes: deferred like toyclip. The same file rewritten
+    with other weights is built again (its digest changed), never answered from the old facts."""
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from udabench import extract_features
+
+    src, reference = tiny_vit_checkpoint
+    path = shutil.copy(src, tmp_path / "mine.safetensors")
+    spec, root = f"tiny-vit-test:{path}", tmp_path / "features"
+    first = load_backbone(spec, feature_cache=FeatureCache(root))
+    assert first.built and len(facts_files(root)) == 1
+    again = load_backbone(spec, feature_cache=FeatureCache(root))
+    assert not again.built
+    assert [again.cache_key("visual"), again.cache_key("text"), again.embed_dim, again.preprocess_key()] == \
+        [first.cache_key("visual"), first.cache_key("text"), first.embed_dim, first.preprocess_key()]
+    n = 4
+    images = ImageList(ImageSource(array=np.random.default_rng(2).integers(0, 255, (n, 40, 40, 3), np.uint8)),
+                       np.zeros(n, np.int64), 1)
+    computed, _ = extract_features(first, images, ctx())
+    served, _ = extract_features(again, images, ctx())
+    assert torch.equal(computed, served) and not again.built
+
+    state = {k: v.contiguous() + (1.0 if k == "visual.proj" else 0.0) for k, v in reference.state_dict().items()}
+    save_file(state, str(path))  # same size, other bytes
+    changed = load_backbone(spec, feature_cache=FeatureCache(root))
+    assert changed.built and changed.weights_id != first.weights_id

@@ -34,6 +34,14 @@ def test_an_unknown_task_names_the_dataset_not_the_typo(capsys):
     assert "Known tasks of dataset digits: blended2dotmatrix, " in err and "digitss" not in err
 
 
+def test_a_backbone_no_plugin_takes_fails_before_a_store_is_created(tmp_path, capsys):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["run", "--method", "zeroshot", "--dataset", "digits", "--backbone", "ViT-B-16/openai",
+                 "--tracking-uri", uri]) == 2
+    assert "unknown backbone 'ViT-B-16/openai'" in capsys.readouterr().err
+    assert not (tmp_path / "mlflow.db").exists()
+
+
 def test_an_unknown_hyperparameter_names_the_method_and_the_closest(capsys):
     assert main(["run", "--method", "source-ft", "--dataset", "digits", "--set", "epoch=3"]) == 2
     err = capsys.readouterr().err

@@ -30,6 +30,7 @@ _EXPORTS = {
     "extract_features": "model.features", "augmented_features": "model.features", "image_embeddings": "model.features",
     "RunContext": "protocol.context",
     "create_open_clip": "model.weights", "split_spec": "model.weights", "file_digest": "model.weights",
+    "checkpoint_path": "model.weights",
     "reading_weights": "model.weights",
     "load_backbone": "contract.registry",
     "Launcher": "contract.launcher", "LauncherError": "contract.launcher", "require_extra": "contract.launcher",
@@ -65,7 +66,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .contract.method import AdaptData, Method
     from .contract.registry import load_backbone
     from .contract.settings import Setting
-    from .model.weights import create_open_clip, file_digest, reading_weights, split_spec
+    from .model.weights import checkpoint_path, create_open_clip, file_digest, reading_weights, split_spec
     from .contract.registry import Registry, get_registry
     from .data.folders import (WHOLE_DOMAIN, CountMismatchWarning, FolderDataset, Layout, is_folder, list_folder,
                                named_tasks, pair_tasks, prompt_name, scan_class_folders)

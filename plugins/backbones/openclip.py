@@ -20,16 +20,29 @@ class OpenClip(Backbone):
         return ":" in spec
 
     def load(self, spec: str, device: str = "cpu"):
-        import open_clip
-        from open_clip.transform import PreprocessCfg, image_transform_v2
+        from udabench import ClipBackbone, checkpoint_path, file_digest
 
-        from udabench import ClipBackbone, create_open_clip, split_spec
+        path = checkpoint_path(spec)
+        if path is not None and path.is_file():
+            # The spec names the bytes (their digest is the weights id): built at first use, so a
+            # rerun served from the feature cache never imports open_clip nor reads the checkpoint.
+            return ClipBackbone.deferred(lambda: _build(spec, device)[:3], spec, file_digest(path), device)
+        # A pretrained tag, hf-hub: or local-dir: names weights that may change under the name: built now.
+        model, preprocess, tokenizer, weights_id = _build(spec, device)
+        return ClipBackbone(model, preprocess, tokenizer, spec, weights_id)
 
-        model, weights_id = create_open_clip(spec, device=device)
-        pp = PreprocessCfg(**model.visual.preprocess_cfg)
-        arch, _ = split_spec(spec)
-        tokenizer = open_clip.get_tokenizer(arch)
-        return ClipBackbone(model.eval(), image_transform_v2(pp, is_train=False), tokenizer, spec, weights_id)
+
+def _build(spec: str, device: str) -> tuple:
+    """(model in eval mode, eval preprocessing, tokenizer, weights id) of an open_clip spec."""
+    import open_clip
+    from open_clip.transform import PreprocessCfg, image_transform_v2
+
+    from udabench import create_open_clip, split_spec
+
+    model, weights_id = create_open_clip(spec, device=device)
+    pp = PreprocessCfg(**model.visual.preprocess_cfg)
+    arch, _ = split_spec(spec)
+    return model.eval(), image_transform_v2(pp, is_train=False), open_clip.get_tokenizer(arch), weights_id
 
 
 @hookimpl

@@ -9,6 +9,7 @@ missing and how to get it, instead of waiting.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import socket
@@ -170,7 +171,14 @@ def _weights_problem(exc: BaseException) -> str:
 
 
 def file_digest(path: str | Path, limit: int = 1 << 30) -> str:
-    """A short sha256 of a weights file (of its first GiB, for speed on huge files)."""
+    """A short sha256 of a weights file (of its first GiB, for speed on huge files); computed once
+    per process for a file whose size and modification time did not change."""
+    st = os.stat(path)
+    return _digest(str(Path(path).resolve()), st.st_size, st.st_mtime_ns, limit)
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(path: str, size: int, mtime_ns: int, limit: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         remaining = limit
@@ -181,6 +189,16 @@ def file_digest(path: str | Path, limit: int = 1 << 30) -> str:
             h.update(block)
             remaining -= len(block)
     return h.hexdigest()[:16]
+
+
+def checkpoint_path(spec: str) -> Path | None:
+    """The checkpoint file an ``ARCH:/path/to/checkpoint`` spec names (a path, or a name ending in
+    .safetensors, .pt, .pth or .bin); None for a pretrained tag, ``hf-hub:`` and ``local-dir:``."""
+    _, tag = split_spec(spec)
+    if tag is None:
+        return None
+    looks_like_path = os.sep in tag or tag.endswith((".safetensors", ".pt", ".pth", ".bin"))
+    return Path(tag).expanduser() if looks_like_path else None
 
 
 def create_open_clip(spec: str, device: str = "cpu"):
@@ -209,9 +227,8 @@ def create_open_clip(spec: str, device: str = "cpu"):
             f"backbone {spec!r} names no weights. Use ARCH:TAG (e.g. ViT-B-16:openai; "
             f"`{LIST_ARCHITECTURES}` lists them) "
             f"or ARCH:/path/to/checkpoint.safetensors")
-    looks_like_path = os.sep in tag or tag.endswith((".safetensors", ".pt", ".pth", ".bin"))
-    if looks_like_path:
-        path = Path(tag).expanduser()
+    path = checkpoint_path(spec)
+    if path is not None:
         if not path.is_file():
             raise WeightsUnavailableError(f"backbone {spec!r}: checkpoint file {path} does not exist")
         if arch not in open_clip.list_models():

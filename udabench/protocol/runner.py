@@ -146,6 +146,7 @@ def _execute(req: RunRequest, echo: Callable[[str], None], dist: DistributedInfo
     config = resolve_config(req, method_cls, dataset_cls)
     dataset: Dataset = dataset_cls(opts.root)
     spec = req.backbone or dataset_cls.default_backbone
+    reg.backbone_for(spec)  # a spec no backbone plugin takes fails here, before the store is touched
     echo(f"udabench: {method_cls.label()} on {dataset_cls.name}, {len(tasks)} task(s) x {len(seeds)} seed(s), "
          f"backbone {spec}, {device}" + (f", {dist.world_size} processes" if dist.enabled else ""))
     if seed_note:
