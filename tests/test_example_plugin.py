@@ -46,7 +46,7 @@ def test_the_installed_example_runs_through_the_cli(installed, tmp_path, _mlflow
     assert "printed2handwritten" in out.stdout and "top1" in out.stdout
 
 
-@pytest.mark.slow  # about 25 s: a new interpreter imports torch and MLflow and runs the example's suite
+@pytest.mark.slow  # 13-25 s here: a new interpreter imports torch and MLflow and runs the example's suite
 def test_the_examples_own_tests_pass(installed, tmp_path):
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")],
                          env=installed, capture_output=True, text=True, timeout=600, cwd=tmp_path)
