@@ -25,12 +25,9 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 TASK = "printed2handwritten"
@@ -127,31 +124,15 @@ def find_browser() -> str | None:
     return next((path for name in BROWSERS if (path := shutil.which(name))), None)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_ui(uri: str, work: Path) -> tuple[subprocess.Popen, str]:
-    """``mlflow ui`` on a free port, once it answers ``/health``."""
-    port = free_port()
-    log = open(work / "mlflow-ui.log", "w")  # noqa: SIM115 - the server writes it until it is stopped
-    proc = subprocess.Popen([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host",
-                             "127.0.0.1", "--port", str(port)], cwd=work, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + SERVER_WAIT_S
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise CheckFailed(f"mlflow ui exited: {(work / 'mlflow-ui.log').read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc, base
-        except OSError:
-            time.sleep(1)
-    proc.terminate()
-    raise CheckFailed(f"mlflow ui did not answer within {SERVER_WAIT_S} s")
+    """``mlflow ui`` on a free port, once it answers ``/health`` (as ``udabench ui`` starts it)."""
+    from udabench.contract.errors import UdabenchError
+    from udabench.tracking.ui_server import free_port, start_mlflow_ui
+
+    try:
+        return start_mlflow_ui(uri, "127.0.0.1", free_port(), work / "mlflow-ui.log", SERVER_WAIT_S, cwd=work)
+    except UdabenchError as exc:
+        raise CheckFailed(str(exc)) from exc
 
 
 def browse(browser: str, url: str, work: Path, name: str) -> str:
@@ -190,11 +171,9 @@ def check_browser(browser: str, uri: str, work: Path, found: dict) -> None:
               f"{'lists the runs' if listed else 'does not list the runs (the UI opened another view)'}; "
               f"screenshot: {work / 'first-click.png'}")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        from udabench.tracking.ui_server import stop
+
+        stop(proc)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """What a user finds in the MLflow UI, and the commands around it: the experiment's kind tag,
 udabench's saved runs-table view (columns, order, widths), the description and the line of a
 run's output that link to it, run names, the parent runs' per-task summary metrics,
-``leaderboard --plot`` (the figure and its dedicated MLflow run, which no table counts), and
-read commands that refuse a store that does not exist instead of creating an empty one.
+``leaderboard --plot`` (the figure and its dedicated MLflow run, which no table counts),
+``udabench ui`` (``mlflow ui`` on the store, the runs-table links), and read commands that refuse
+a store that does not exist instead of creating an empty one.
 
 One store is built for the module (random-weight toyclip, digits cut to 20 images per class):
 ``zeroshot`` seed 0 on two tasks, ``linear-probe`` seeds 0 and 1 on one, into an experiment
@@ -287,3 +288,70 @@ def test_a_sweep_dry_run_on_a_missing_store_creates_nothing(tmp_path, monkeypatc
     assert main(["sweep", "s.yaml", "--dry-run"]) == 0
     assert "1 would run" in capsys.readouterr().out
     assert [p.name for p in tmp_path.iterdir()] == ["s.yaml"]
+
+
+# -- udabench ui -----------------------------------------------------------------------------------------
+def test_ui_serves_the_store_and_prints_each_experiments_runs_table(store, monkeypatch, capsys):
+    from udabench.tracking import ui_server
+
+    started, stopped = [], []
+
+    class Serving:  # what start_mlflow_ui returns: a server that runs until the user's Ctrl-C
+        returncode = None
+
+        def wait(self):
+            raise KeyboardInterrupt
+
+    def start(uri, host, port, log, **_):
+        started.append((uri, host, port))
+        return Serving(), f"http://{host}:{port}"
+
+    monkeypatch.setattr(ui_server, "start_mlflow_ui", start)
+    monkeypatch.setattr(ui_server, "stop", stopped.append)
+    assert main(["ui", "--tracking-uri", store.uri, "--port", "5011", "--no-browser"]) == 0
+    out, err = capsys.readouterr()
+    url = mlflow_ui.runs_url("http://127.0.0.1:5011", store.exp.experiment_id)
+    assert started == [(store.uri, "127.0.0.1", 5011)] and len(stopped) >= 1
+    assert f"{DATASET:<24} {url}" in out.splitlines()
+    assert f"Open the runs table of {DATASET}: {url}" in err and "Stopped." in err
+
+    assert main(["ui", "--tracking-uri", store.uri, "--dataset", "office31", "--no-browser"]) == 2
+    assert f"no experiment 'office31' in {store.uri}: it holds {DATASET}" in capsys.readouterr().err
+
+
+def test_ui_refuses_a_store_that_does_not_exist(tmp_path, capsys):
+    db = tmp_path / "mlflow.db"
+    assert main(["ui", "--tracking-uri", f"sqlite:///{db}", "--no-browser"]) == 2
+    assert "no MLflow tracking store at" in capsys.readouterr().err and not db.exists()
+
+
+@pytest.mark.slow
+def test_ui_starts_a_real_mlflow_ui_and_stops_it_on_ctrl_c(store, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from udabench.tracking.ui_server import free_port, port_free
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "udabench", "ui", "--tracking-uri", store.uri, "--port",
+                             str(port), "--no-browser"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=tmp_path)
+    try:
+        lines = []
+        while not any(line.startswith("Serving at") for line in lines):
+            line = proc.stderr.readline()
+            assert line, f"udabench ui ended early: {''.join(lines)}"
+            lines.append(line)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as r:
+            assert r.status == 200
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+    finally:
+        proc.kill()
+    deadline = time.monotonic() + 10
+    while not port_free("127.0.0.1", port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert port_free("127.0.0.1", port), "the mlflow ui server outlived udabench ui"

@@ -26,7 +26,7 @@ EPILOG = """examples:
   udabench data info office31 --root ~/data
   udabench sync
   udabench runs gc --dry-run
-  mlflow ui --backend-store-uri sqlite:///mlflow.db
+  udabench ui --dataset digits
 """
 
 
@@ -119,6 +119,22 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--tracking-uri", default=None,
                     help="the MLflow store to read (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in "
                          "the working directory); it must exist")
+
+    ui = sub.add_parser(
+        "ui", help="open the MLflow UI on the runs table (top-1 per task) of a dataset's experiment",
+        description="Start `mlflow ui` on the store (for a tracking server, use the server itself), wait until it "
+                    "answers, print the link to each experiment's runs table with udabench's view (the top-1 "
+                    "columns, best average first, in MLflow's Model training view: a bare click on an experiment "
+                    "opens MLflow 3's GenAI overview instead), open the chosen one in a browser where there is "
+                    "one, and serve until Ctrl-C. It only reads: a store that does not exist is an error.")
+    ui.add_argument("--dataset", "-d", default=None,
+                    help="the experiment to open (default: the one written to last)")
+    ui.add_argument("--host", default="127.0.0.1", help="where `mlflow ui` listens (default: 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=5000, help="its port (default: 5000)")
+    ui.add_argument("--no-browser", dest="browser", action="store_false", help="print the links, open nothing")
+    ui.add_argument("--tracking-uri", default=None,
+                    help="the MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the "
+                         "working directory); it must exist")
 
     sy = sub.add_parser("sync", help="write the runs kept in the local spool (the store was down) to MLflow",
                         description="Replay every run kept in the local spool ($UDABENCH_CACHE/spool: a command "
@@ -394,6 +410,70 @@ def _plot_leaderboard(path: str, tracker, recs: list[dict], tasks: list[str], da
           f"{where_to_look(tracker.uri, exp_id, served=is_http(tracker.uri))}", file=sys.stderr)
 
 
+def cmd_ui(args) -> int:
+    import shutil
+    import tempfile
+    import webbrowser
+    from pathlib import Path
+
+    from ..tracking.mlflow_ui import runs_url
+    from ..tracking.tracker import Tracker, is_http, require_store
+    from ..tracking.ui_server import start_mlflow_ui, stop
+
+    uri = _uri(args.tracking_uri)
+    require_store(uri)  # a read: a missing store is an error, not a new empty one
+    client = Tracker(uri).client
+    experiments = [e for e in client.search_experiments() if e.name != "Default"]
+    if not experiments:
+        raise UdabenchError(f"no experiments in {uri} yet: `udabench run` records one per dataset")
+    if args.dataset:
+        chosen = next((e for e in experiments if e.name == args.dataset), None)
+        if chosen is None:
+            raise UdabenchError(f"no experiment {args.dataset!r} in {uri}: it holds "
+                                f"{', '.join(sorted(e.name for e in experiments))}")
+    else:  # the experiment of the newest run
+        newest = client.search_runs([e.experiment_id for e in experiments], max_results=1,
+                                    order_by=["attributes.start_time DESC"])
+        chosen = next((e for e in experiments if newest and e.experiment_id == newest[0].info.experiment_id),
+                      experiments[0])
+    proc = None
+    if is_http(uri):
+        base = uri
+    else:
+        log = Path(tempfile.mkdtemp(prefix="udabench-ui-")) / "mlflow-ui.log"
+        print(f"Starting `mlflow ui --backend-store-uri {uri} --host {args.host} --port {args.port}` "
+              f"(seconds; up to a minute on a small, busy machine)...", file=sys.stderr, flush=True)
+        proc, base = start_mlflow_ui(uri, args.host, args.port, log)
+    try:
+        for e in sorted(experiments, key=lambda e: e.name):
+            print(f"{e.name:<24} {runs_url(base, e.experiment_id)}")
+        url = runs_url(base, chosen.experiment_id)
+        opened = args.browser and _has_display() and webbrowser.open(url)
+        print(f"\n{'Opened' if opened else 'Open'} the runs table of {chosen.name}: {url}", file=sys.stderr)
+        if proc is None:
+            return 0
+        print(f"Serving at {base} (log: {log}); Ctrl-C stops it.", file=sys.stderr, flush=True)
+        try:
+            proc.wait()
+        except KeyboardInterrupt:
+            stop(proc)
+            shutil.rmtree(log.parent, ignore_errors=True)  # kept, and named, when the server failed
+            print("\nStopped.", file=sys.stderr)
+            return 0
+        raise UdabenchError(f"`mlflow ui` exited with status {proc.returncode} (its output: {log})")
+    finally:
+        if proc is not None:
+            stop(proc)
+
+
+def _has_display() -> bool:
+    """Whether a graphical browser can open here (without one, Python's ``webbrowser`` may start a
+    text browser in the terminal, which a server command must not do)."""
+    import os
+
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def cmd_sweep(args) -> int:
     from .sweep import sweep_command
 
@@ -480,7 +560,7 @@ def cmd_suite(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "list": cmd_list, "leaderboard": cmd_leaderboard, "data": cmd_data,
-            "sweep": cmd_sweep, "suite": cmd_suite, "sync": cmd_sync, "runs": cmd_runs}
+            "sweep": cmd_sweep, "suite": cmd_suite, "sync": cmd_sync, "runs": cmd_runs, "ui": cmd_ui}
 
 
 def main(argv: list[str] | None = None) -> int:
