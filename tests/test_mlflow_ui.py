@@ -319,6 +319,22 @@ def test_ui_serves_the_store_and_prints_each_experiments_runs_table(store, monke
     assert f"no experiment 'office31' in {store.uri}: it holds {DATASET}" in capsys.readouterr().err
 
 
+def test_ui_names_a_taken_port_and_starts_nothing(tmp_path, monkeypatch):
+    import socket
+    import subprocess
+
+    from udabench.contract.errors import UdabenchError
+    from udabench.tracking.ui_server import start_mlflow_ui
+
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: pytest.fail("a server was started"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(UdabenchError, match=f"port {port} on 127.0.0.1 is taken .*--port N"):
+            start_mlflow_ui("sqlite:///x.db", "127.0.0.1", port, tmp_path / "log")
+
+
 def test_ui_refuses_a_store_that_does_not_exist(tmp_path, capsys):
     db = tmp_path / "mlflow.db"
     assert main(["ui", "--tracking-uri", f"sqlite:///{db}", "--no-browser"]) == 2
