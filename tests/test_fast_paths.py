@@ -82,10 +82,10 @@ def test_channels_last_memory_format_and_auto_choice(toy_backbone):
             self.visual = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 16, 16), torch.nn.Flatten(),
                                               torch.nn.Linear(4, 4))
 
-    assert wants_channels_last("auto", "cuda", b.model)  # toyclip's image tower is a small ResNet
-    assert not wants_channels_last("auto", "cuda", ViTLike())
-    assert not wants_channels_last("auto", "cpu", b.model)
-    assert wants_channels_last("on", "cpu", ViTLike()) and not wants_channels_last("off", "cuda", b.model)
+    assert wants_channels_last("auto", "cuda", lambda: b.model)  # toyclip's image tower is a small ResNet
+    assert not wants_channels_last("auto", "cuda", ViTLike)
+    assert not wants_channels_last("auto", "cpu", lambda: b.model)
+    assert wants_channels_last("on", "cpu", ViTLike) and not wants_channels_last("off", "cuda", lambda: b.model)
 
 
 def test_compile_runs_on_cpu_and_copies_compute_with_their_own_weights(toy_backbone, fp32_top1, mlflow_uri):

@@ -8,6 +8,7 @@ the model is here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 #: ``--channels-last`` choices. ``auto``: on CUDA, for image towers made of convolutions
@@ -32,10 +33,10 @@ def is_convolutional(model) -> bool:
     return sum(isinstance(m, torch.nn.Conv2d) for m in model.visual.modules()) > 1
 
 
-def wants_channels_last(choice: str, device: str, model) -> bool:
-    """Whether ``--channels-last CHOICE`` puts the image tower in NHWC on ``device``. ``model``: the
-    model, or a function returning it (asked only for ``auto`` on CUDA, so a deferred backbone
-    is not built to answer ``off`` or a CPU run)."""
+def wants_channels_last(choice: str, device: str, get_model: Callable[[], Any]) -> bool:
+    """Whether ``--channels-last CHOICE`` puts the image tower in NHWC on ``device``. ``get_model``
+    returns the model: called only for ``auto`` on CUDA, so a deferred backbone is not built to
+    answer ``off`` or a CPU run."""
     import torch
 
     if choice not in CHANNELS_LAST:
@@ -43,7 +44,7 @@ def wants_channels_last(choice: str, device: str, model) -> bool:
 
         raise ConfigError(f"--channels-last must be one of {CHANNELS_LAST}, got {choice!r}")
     if choice == "auto":
-        return torch.device(device).type == "cuda" and is_convolutional(model if hasattr(model, "visual") else model())
+        return torch.device(device).type == "cuda" and is_convolutional(get_model())
     return choice == "on"
 
 

@@ -4,6 +4,7 @@ only picks its arguments and waits until it answers ``/health``."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -20,8 +21,11 @@ UI_WAIT_S = 150
 
 
 def port_free(host: str, port: int) -> bool:
-    """Whether ``port`` on ``host`` can be listened on now (0: any free port can)."""
+    """Whether ``port`` on ``host`` can be listened on now (0: any free port can). Asked as a server
+    binds (``SO_REUSEADDR``): connections of a stopped server still in TIME_WAIT do not hold the
+    port, a server listening on it does."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -65,25 +69,15 @@ def start_mlflow_ui(store_uri: str, host: str, port: int, log: Path, wait_s: flo
 
 
 def stop(proc: subprocess.Popen, grace_s: float = 10) -> None:
-    """End the server and the workers it started (its process group): SIGTERM, then SIGKILL
-    after ``grace_s``."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            proc.wait(grace_s)
-            if sig == signal.SIGTERM:
-                _reap_group(proc.pid)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _reap_group(pgid: int) -> None:
-    """Kill what is left of the group once its leader exited (a worker that ignored SIGTERM)."""
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    """End the server and the workers it started (its process group): SIGTERM, then, after the
+    leader exited or ``grace_s`` passed, SIGKILL to whatever of the group is left. Nothing for a
+    server already stopped (its group id may belong to someone else by then)."""
+    if proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(grace_s)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
